@@ -1,0 +1,1 @@
+"""ieg_tf: learning image classifiers from noisy labels with a trusted probe set."""

@@ -1,0 +1,21 @@
+"""ieg_tf.augment: image augmentation in pure TF ops, for tf.data on any host.
+
+Every random function takes a stateless seed int32/int64 [2], so a pipeline
+that feeds one seed per element gets per-image variety, and a fixed seed gives
+a reproducible, checkpointable result. No py_function, no PIL, no
+tensorflow-addons: geometric ops use `tf.raw_ops.ImageProjectiveTransformV3`.
+
+Modules (data flow order):
+  seeds        split seeds, scalar draws, per-element seeds.
+  sizes        scale the 32x32 reference constants to other image sizes.
+  crop_flip    pad-and-random-crop, random horizontal flip.
+  ops          pixel ops (autocontrast, equalize, solarize, blends, ...).
+  geometry     rotate, shear, translate (projective transform, gray fill).
+  cutout       gray square at a random center.
+  op_table     level (0..10) -> op parameter, dispatch by index.
+  randaugment  RandAugment with per-image ops and magnitudes.
+  autoaugment  the CIFAR-10 AutoAugment policy, per-image sub-policy.
+  color        SimCLR colour distortion and Gaussian blur.
+  simclr       random resized crop and one SimCLR view.
+  views        what the input pipeline calls: weak / strong / SimCLR / eval.
+"""

@@ -1,0 +1,158 @@
+"""SimCLR colour distortion and Gaussian blur on float images in [0, 1].
+
+Follows SimCLR v2's `data_util` semantics (reference/contrastive_init.md
+3.5): with probability 0.8 a colour jitter of strength s (brightness factor
+U[max(0, 1 - 0.8 s), 1 + 0.8 s], contrast and saturation factors
+U[max(0, 1 - 0.8 s), 1 + 0.8 s], hue shift U[-0.2 s, 0.2 s]) in a random
+order, each step clipped to [0, 1]; then with probability 0.2 grayscale
+(kept as C channels). For C = 1 images only brightness and contrast apply.
+
+Blur deviation: SimCLR blurred a whole batch with one sigma inside the model;
+here every image draws its own sigma ~ U[0.1, 2.0] (kernel radius
+(size // 10) // 2) and is blurred with probability 0.5 in tf.data.
+All functions run per image (eager, tf.function or tf.data).
+"""
+
+import tensorflow as tf
+
+from ieg_tf.augment import seeds
+
+
+def grayscale(image) -> tf.Tensor:
+  """Luma, repeated over the channels (float32 [H, W, C] -> same)."""
+  if image.shape[-1] == 1:
+    return image
+  return tf.tile(tf.image.rgb_to_grayscale(image), [1, 1, image.shape[-1]])
+
+
+def _jitter_steps(strength, channels):
+  """[(fn(image, seed))] for the colour jitter of one strength."""
+  amount = 0.8 * strength
+
+  def bright(x, seed):
+    factor = seeds.uniform(seed, max(0.0, 1.0 - amount), 1.0 + amount)
+    return x * factor
+
+  def contrast(x, seed):
+    factor = seeds.uniform(seed, max(0.0, 1.0 - amount), 1.0 + amount)
+    return tf.image.adjust_contrast(x, factor)
+
+  def saturation(x, seed):
+    factor = seeds.uniform(seed, max(0.0, 1.0 - amount), 1.0 + amount)
+    return tf.image.adjust_saturation(x, factor)
+
+  def hue(x, seed):
+    return tf.image.adjust_hue(
+      x, seeds.uniform(seed, -0.2 * strength, 0.2 * strength)
+    )
+
+  if channels == 1:
+    return [bright, contrast]
+  return [bright, contrast, saturation, hue]
+
+
+def color_jitter(image, seed, strength: float) -> tf.Tensor:
+  """Brightness, contrast, saturation, hue jitter in a random order.
+
+  Args:
+    image: float32 [H, W, C] in [0, 1], C = 1 or 3 (static).
+    seed: int32/int64 [2].
+    strength: colour strength s (python float >= 0); 0 is the identity.
+
+  Returns:
+    float32 [H, W, C] in [0, 1].
+  """
+  steps = _jitter_steps(strength, image.shape[-1])
+  order_seed, *step_seeds = seeds.split(seed, 1 + len(steps))
+  order = tf.argsort(tf.random.stateless_uniform([len(steps)], order_seed))
+  for position, step_seed in enumerate(step_seeds):
+    branches = [(lambda fn=fn, x=image, s=step_seed: fn(x, s)) for fn in steps]
+    image = tf.clip_by_value(
+      tf.switch_case(order[position], branches), 0.0, 1.0
+    )
+  return image
+
+
+def color_distort(
+  image, seed, strength: float, jitter_prob=0.8, gray_prob=0.2
+) -> tf.Tensor:
+  """Random colour jitter (p = 0.8) then random grayscale (p = 0.2).
+
+  Args:
+    image: float32 [H, W, C] in [0, 1], C = 1 or 3 (static).
+    seed: int32/int64 [2].
+    strength: colour strength s (SimCLR CIFAR recipe: 0.5, ImageNet: 1.0).
+    jitter_prob: probability of the colour jitter.
+    gray_prob: probability of the grayscale conversion.
+
+  Returns:
+    float32 [H, W, C] in [0, 1].
+  """
+  image = tf.convert_to_tensor(image, tf.float32)
+  jitter_coin, jitter_seed, gray_coin = seeds.split(seed, 3)
+  image = tf.cond(
+    seeds.coin(jitter_coin, jitter_prob),
+    lambda: color_jitter(image, jitter_seed, strength),
+    lambda: image,
+  )
+  return tf.cond(
+    seeds.coin(gray_coin, gray_prob), lambda: grayscale(image), lambda: image
+  )
+
+
+def gaussian_kernel(sigma, radius: int) -> tf.Tensor:
+  """Normalized 1-D Gaussian float32 [2 * radius + 1]."""
+  x = tf.cast(tf.range(-radius, radius + 1), tf.float32)
+  weights = tf.exp(
+    -tf.square(x) / (2.0 * tf.square(tf.cast(sigma, tf.float32)))
+  )
+  return weights / tf.reduce_sum(weights)
+
+
+def gaussian_blur(image, sigma, radius: int) -> tf.Tensor:
+  """Separable Gaussian blur with reflected borders.
+
+  Args:
+    image: float32 [H, W, C] (static C), H and W > radius.
+    sigma: float scalar > 0.
+    radius: kernel radius (python int); 0 is the identity.
+
+  Returns:
+    float32 [H, W, C].
+  """
+  if radius <= 0:
+    return image
+  channels = image.shape[-1]
+  kernel = gaussian_kernel(sigma, radius)
+  kernel_h = tf.tile(kernel[None, :, None, None], [1, 1, channels, 1])
+  kernel_v = tf.tile(kernel[:, None, None, None], [1, 1, channels, 1])
+  pads = [[0, 0], [radius, radius], [radius, radius], [0, 0]]
+  x = tf.pad(image[None], pads, mode='REFLECT')
+  x = tf.nn.depthwise_conv2d(x, kernel_h, [1, 1, 1, 1], 'VALID')
+  x = tf.nn.depthwise_conv2d(x, kernel_v, [1, 1, 1, 1], 'VALID')
+  out = x[0]
+  out.set_shape(image.shape)
+  return out
+
+
+def random_blur(image, seed, size: int, prob=0.5) -> tf.Tensor:
+  """With probability `prob`, blurs with sigma ~ U[0.1, 2.0].
+
+  Args:
+    image: float32 [H, W, C] in [0, 1].
+    seed: int32/int64 [2].
+    size: image side that sets the kernel radius (size // 10) // 2.
+    prob: probability of blurring.
+
+  Returns:
+    float32 [H, W, C] in [0, 1].
+  """
+  image = tf.convert_to_tensor(image, tf.float32)
+  coin_seed, sigma_seed = seeds.split(seed, 2)
+  radius = (size // 10) // 2
+  sigma = seeds.uniform(sigma_seed, 0.1, 2.0)
+  return tf.cond(
+    seeds.coin(coin_seed, prob),
+    lambda: tf.clip_by_value(gaussian_blur(image, sigma, radius), 0.0, 1.0),
+    lambda: image,
+  )

@@ -1,0 +1,222 @@
+"""Primitive pixel ops on uint8 images of any size (C = 1 or 3).
+
+Pure functions: uint8 [H, W, C] and plain magnitudes in, uint8 [H, W, C] out,
+no randomness. They follow the PIL operations the reference applied (see
+reference/ieg_algorithm.md section 4.2), with the rounding stated per op.
+Runs per image in any context (eager, tf.function, tf.data).
+
+Blend rule (Color, Contrast, Brightness, Sharpness, as PIL's ImageEnhance):
+`out = round(d + factor * (x - d))` clipped to [0, 255], where `d` is the op's
+"degenerate" image; factor 1 is the identity, 0 gives `d`, > 1 extrapolates.
+`round` is round-half-to-even.
+"""
+
+import tensorflow as tf
+
+# Integer luma weights (ITU-R 601-2, as PIL's 'L' conversion), in 1/1000.
+_LUMA = (299, 587, 114)
+
+
+def identity(image) -> tf.Tensor:
+  """Returns `image` unchanged (uint8 [H, W, C])."""
+  return tf.identity(image)
+
+
+def invert(image) -> tf.Tensor:
+  """255 - x (uint8 [H, W, C])."""
+  return 255 - image
+
+
+def solarize(image, threshold) -> tf.Tensor:
+  """Inverts pixels >= `threshold`: x < t ? x : 255 - x.
+
+  Args:
+    image: uint8 [H, W, C].
+    threshold: int scalar in [0, 256]; 256 is the identity, 0 inverts all.
+
+  Returns:
+    uint8 [H, W, C].
+  """
+  x = tf.cast(image, tf.int32)
+  out = tf.where(x < tf.cast(threshold, tf.int32), x, 255 - x)
+  return tf.cast(out, tf.uint8)
+
+
+def posterize(image, bits) -> tf.Tensor:
+  """Keeps the `bits` most significant bits of every value.
+
+  Args:
+    image: uint8 [H, W, C].
+    bits: int scalar in [0, 8]; 8 is the identity, 0 gives black.
+
+  Returns:
+    uint8 [H, W, C].
+  """
+  shift = 8 - tf.cast(bits, tf.int32)
+  x = tf.cast(image, tf.int32)
+  out = tf.bitwise.left_shift(tf.bitwise.right_shift(x, shift), shift)
+  return tf.cast(out, tf.uint8)
+
+
+def luma(image) -> tf.Tensor:
+  """Gray level round(0.299 R + 0.587 G + 0.114 B), half up, exact integers.
+
+  Args:
+    image: uint8 [H, W, C]; C = 1 is returned as is.
+
+  Returns:
+    int32 [H, W, 1].
+  """
+  x = tf.cast(image, tf.int32)
+  if image.shape[-1] == 1:
+    return x
+  weighted = tf.reduce_sum(x * tf.constant(_LUMA, tf.int32), -1, keepdims=True)
+  return (weighted + 500) // 1000
+
+
+def blend(degenerate, image, factor) -> tf.Tensor:
+  """round(d + factor * (x - d)), clipped to [0, 255].
+
+  Args:
+    degenerate: int/float/uint8 tensor broadcastable to `image`.
+    image: uint8 [H, W, C].
+    factor: float scalar.
+
+  Returns:
+    uint8 [H, W, C].
+  """
+  d = tf.cast(degenerate, tf.float32)
+  x = tf.cast(image, tf.float32)
+  out = d + tf.cast(factor, tf.float32) * (x - d)
+  return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
+
+
+def brightness(image, factor) -> tf.Tensor:
+  """Blend with black: round(factor * x), clipped (uint8 [H, W, C])."""
+  return blend(tf.zeros([], tf.float32), image, factor)
+
+
+def color(image, factor) -> tf.Tensor:
+  """Blend with the image's gray version (saturation); identity for C = 1."""
+  return blend(luma(image), image, factor)
+
+
+def contrast(image, factor) -> tf.Tensor:
+  """Blend with a constant image at the mean gray level.
+
+  The mean of the luma over all pixels is rounded half up (as PIL's
+  `int(mean + 0.5)`).
+
+  Args:
+    image: uint8 [H, W, C].
+    factor: float scalar; 1 is the identity, 0 gives a flat gray image.
+
+  Returns:
+    uint8 [H, W, C].
+  """
+  gray = luma(image)
+  count = tf.size(gray)
+  mean = (2 * tf.reduce_sum(gray) + count) // (2 * count)
+  return blend(mean, image, factor)
+
+
+def smooth(image) -> tf.Tensor:
+  """PIL's SMOOTH filter: 3x3 kernel [[1,1,1],[1,5,1],[1,1,1]] / 13, rounded.
+
+  Border pixels (where the kernel does not fit) keep their value.
+
+  Args:
+    image: uint8 [H, W, C] with H, W >= 1.
+
+  Returns:
+    uint8 [H, W, C].
+  """
+  channels = image.shape[-1]
+  kernel = tf.constant([[1, 1, 1], [1, 5, 1], [1, 1, 1]], tf.float32)
+  kernel = tf.tile(kernel[:, :, None, None], [1, 1, channels, 1])
+  x = tf.cast(image, tf.float32)
+  # Zero padding only feeds border outputs, which are replaced below; it lets
+  # images smaller than the kernel through.
+  padded = tf.pad(x, [[1, 1], [1, 1], [0, 0]])[None]
+  # Integer weights keep the sums exact; /13 can never hit a .5 tie.
+  sums = tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], 'VALID')[0]
+  inner = tf.round(sums / 13.0)
+  shape = tf.shape(image)
+  rows = tf.range(shape[0])[:, None]
+  cols = tf.range(shape[1])[None, :]
+  interior = (
+    (rows > 0) & (rows < shape[0] - 1) & (cols > 0) & (cols < shape[1] - 1)
+  )
+  out = tf.where(interior[:, :, None], inner, x)
+  return tf.cast(out, tf.uint8)
+
+
+def sharpness(image, factor) -> tf.Tensor:
+  """Blend with the SMOOTH-filtered image (factor > 1 sharpens).
+
+  Args:
+    image: uint8 [H, W, C].
+    factor: float scalar; 1 is the identity.
+
+  Returns:
+    uint8 [H, W, C].
+  """
+  return blend(smooth(image), image, factor)
+
+
+def autocontrast(image) -> tf.Tensor:
+  """Per channel, stretches [min, max] to [0, 255]: (x - lo) * 255 // (hi - lo).
+
+  Rounds down (as PIL's lookup table). A constant channel is left unchanged.
+
+  Args:
+    image: uint8 [H, W, C].
+
+  Returns:
+    uint8 [H, W, C].
+  """
+  x = tf.cast(image, tf.int32)
+  lo = tf.reduce_min(x, axis=[0, 1])
+  hi = tf.reduce_max(x, axis=[0, 1])
+  span = tf.maximum(hi - lo, 1)
+  stretched = (x - lo) * 255 // span
+  return tf.cast(tf.where(hi > lo, stretched, x), tf.uint8)
+
+
+def equalize(image) -> tf.Tensor:
+  """Per-channel histogram equalization, as PIL's `ImageOps.equalize`.
+
+  With `h` the channel's 256-bin histogram and `last` the count of its last
+  non-empty bin: step = (sum(h) - last) // 255; if step is 0 the channel is
+  unchanged, else value v maps to min(255, (step // 2 + sum(h[:v])) // step).
+
+  Args:
+    image: uint8 [H, W, C].
+
+  Returns:
+    uint8 [H, W, C].
+  """
+  x = tf.cast(image, tf.int32)
+  channels = tf.shape(x)[2]
+  by_channel = tf.reshape(tf.transpose(x, [2, 0, 1]), [channels, -1])
+  offsets = tf.range(channels)[:, None] * 256
+  hist = tf.math.bincount(
+    by_channel + offsets,
+    minlength=256 * channels,
+    maxlength=256 * channels,
+    dtype=tf.int32,
+  )
+  hist = tf.reshape(hist, [channels, 256])
+  last_bin = 255 - tf.argmax(tf.reverse(hist > 0, [1]), 1, tf.int32)
+  last = tf.gather(hist, last_bin, batch_dims=1)
+  step = (tf.reduce_sum(hist, 1) - last) // 255
+  before = tf.cumsum(hist, 1, exclusive=True)
+  lut = tf.minimum(
+    (step[:, None] // 2 + before) // tf.maximum(step[:, None], 1), 255
+  )
+  lut = tf.where(step[:, None] > 0, lut, tf.range(256)[None, :])
+  mapped = tf.gather(lut, by_channel, batch_dims=1)
+  out = tf.transpose(
+    tf.reshape(mapped, [channels, tf.shape(x)[0], tf.shape(x)[1]]), [1, 2, 0]
+  )
+  return tf.cast(out, tf.uint8)

@@ -1,0 +1,37 @@
+"""`SourceData`: what every source loader returns."""
+
+import dataclasses
+
+from ieg_tf.data.split import Split
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SourceData:
+  """A dataset as its owner provides it, before probe carving and noise.
+
+  Attributes:
+    name: registry name, e.g. 'cifar10'.
+    num_classes: C.
+    class_names: C names, index = label.
+    train: labels as the owner gives them (the true labels for digits, mnist,
+      fashion_mnist, cifar10, cifar100 and folder).
+    test: the evaluation split.
+    probe: a trusted set the dataset provides (folder `probe/`), else None
+      (then the probe is carved from train).
+    labels_are_clean: True when train labels are the true labels, so the rate
+      of synthetic noise can be measured.
+  """
+
+  name: str
+  num_classes: int
+  class_names: tuple[str, ...]
+  train: Split
+  test: Split
+  probe: Split | None
+  labels_are_clean: bool
+
+  def __post_init__(self):
+    if len(self.class_names) != self.num_classes:
+      raise ValueError(
+        f'{len(self.class_names)} class names for {self.num_classes} classes'
+      )

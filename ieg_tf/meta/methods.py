@@ -1,0 +1,25 @@
+"""Method name -> per-replica step. The runtime knows steps only through here."""
+
+from ieg_tf import config as config_lib
+from ieg_tf.errors import UserError
+from ieg_tf.meta.step_api import StepContext
+from ieg_tf.meta.supervised_step import SupervisedStep
+
+_M = config_lib.Method
+
+
+def build_step(method: config_lib.MethodConfig, ctx: StepContext):
+  """Returns the step object for `method.method`.
+
+  Raises:
+    UserError: the method is not available in this build.
+  """
+  name = config_lib.Method(method.method)
+  if name in (_M.SUPERVISED, _M.PROBE_ONLY):
+    return SupervisedStep(ctx, loss='ce')
+  if name == _M.GCE:
+    return SupervisedStep(ctx, loss='gce', gce_q=method.gce_q)
+  raise UserError(
+    f'--method={name.value} is not available yet in this version; use '
+    'supervised, gce or probe_only.'
+  )

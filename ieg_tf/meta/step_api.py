@@ -1,0 +1,62 @@
+"""What every training method hands the runtime: one per-replica step.
+
+The runtime (`ieg_tf/runtime/trainer.py`) reads the variables, calls
+`compute` in replica context (optionally XLA-compiled), all-reduces the
+gradients, assigns the BatchNorm statistics and applies the optimizer. A
+method therefore never touches variables or strategies: `compute` is a pure
+function of tensors, which is what lets it compile for a TPU.
+"""
+
+import dataclasses
+from typing import Callable, NamedTuple
+
+import tensorflow as tf
+
+# forward(params, non_trainable, images, training) -> (logits, new_non_trainable)
+# Keras: `model.stateless_call`.
+Forward = Callable[..., tuple]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepContext:
+  """Static facts a step needs (known before tracing).
+
+  Attributes:
+    forward: the functional network call.
+    global_batch: noisy examples per step across replicas.
+    num_replicas: replicas in sync.
+    num_classes: C.
+    weight_decay: wd of the explicit L2 loss.
+    decay_mask: which trainable variables are decayed.
+    clean_labels_known: batches carry 'clean_label' (diagnostics only).
+  """
+
+  forward: Forward
+  global_batch: int
+  num_replicas: int
+  num_classes: int
+  weight_decay: float
+  decay_mask: tuple
+  clean_labels_known: bool = False
+
+
+class StepOutput(NamedTuple):
+  """Result of one per-replica step.
+
+  Attributes:
+    grads: list of float tensors aligned with the trainable params; this
+      replica's share (the runtime SUMS them over replicas).
+    new_non_trainable: updated BatchNorm statistics from the weak-view pass.
+    metrics: dict name -> float32 scalar, per-replica means (the runtime
+      averages them over replicas and steps).
+  """
+
+  grads: list
+  new_non_trainable: list
+  metrics: dict
+
+
+def accuracy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+  """Fraction of argmax(logits) == labels; float32 scalar."""
+  pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
+  return tf.reduce_mean(tf.cast(tf.equal(pred, tf.cast(labels, tf.int32)), tf.float32))

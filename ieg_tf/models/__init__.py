@@ -1,0 +1,1 @@
+"""ieg_tf.models."""

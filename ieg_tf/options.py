@@ -1,0 +1,273 @@
+"""Command-line flags: the ONLY module that reads absl FLAGS.
+
+`config_from_flags()` validates the parsed flags and returns the frozen
+`Config` everything else uses; `flags_file_text()` is what `flags.cfg`
+holds, replayable with `--flagfile`. Flag names follow the IEG code where it
+had them (max_iteration, probe_dataset_hold_ratio, ...).
+"""
+
+import re
+import sys
+
+from absl import flags
+
+from ieg_tf import config as config_lib
+from ieg_tf.errors import UserError
+
+_D = config_lib
+
+# --- data -------------------------------------------------------------------
+flags.DEFINE_string(
+  'dataset',
+  'digits',
+  'Registry name (digits, mnist, fashion_mnist, cifar10, cifar100, folder, '
+  '...) or IEG shorthand <name>_<noise_type>_<ratio>, e.g. '
+  'cifar100_uniform_0.8.',
+)
+flags.DEFINE_string('data_dir', '', 'Where the dataset files are.')
+flags.DEFINE_enum(
+  'noise_type',
+  None,
+  [t.value for t in _D.NoiseType],
+  'Synthetic label noise on the train split (default: uniform, or what the '
+  '--dataset shorthand says). uniform: with prob r a label drawn from ALL '
+  'classes; flip: from the OTHER classes; asymmetric: class map.',
+)
+flags.DEFINE_float(
+  'noise_ratio',
+  None,
+  'Probability r in [0, 1] that a label is corrupted (default 0.8, or the '
+  '--dataset shorthand).',
+  lower_bound=0.0,
+  upper_bound=1.0,
+)
+flags.DEFINE_string(
+  'noisy_labels_file',
+  '',
+  'Given noisy train labels: .npy in source order, or .csv with an `id` or '
+  '`path` column and a `label` column. Replaces --noise_type.',
+)
+flags.DEFINE_integer(
+  'probe_per_class',
+  10,
+  'Clean probe (trusted) images per class, held out of train.',
+  lower_bound=0,
+)
+flags.DEFINE_float(
+  'probe_dataset_hold_ratio',
+  None,
+  'IEG name: fraction of train held out as the probe, evenly by class. '
+  'Overrides --probe_per_class when given.',
+  lower_bound=0.0,
+  upper_bound=1.0,
+)
+flags.DEFINE_integer(
+  'image_size', 0, 'Resize images to this side (folder data); 0 = native.',
+  lower_bound=0,
+)
+flags.DEFINE_enum(
+  'aug_type',
+  _D.AugType.RANDAUG.value,
+  [t.value for t in _D.AugType],
+  'Strong augmentation of the consistency view.',
+)
+flags.DEFINE_integer('seed', 12345, 'Seeds noise, probe, shuffles, views.')
+
+# --- model / optimization ---------------------------------------------------
+flags.DEFINE_enum(
+  'network_name', 'tiny', list(_D.NETWORK_NAMES), 'Network architecture.'
+)
+flags.DEFINE_float(
+  'weight_decay',
+  -1.0,
+  'L2 coefficient wd of wd*sum(0.5*||v||^2); <0 = the network default.',
+)
+flags.DEFINE_float('learning_rate', 0.1, 'Peak LR.', lower_bound=0.0)
+flags.DEFINE_float(
+  'momentum', 0.9, 'Heavy-ball momentum.', lower_bound=0.0, upper_bound=0.999
+)
+flags.DEFINE_integer(
+  'first_decay_steps',
+  0,
+  'First cosine cycle length in steps; 0 = one epoch.',
+  lower_bound=0,
+)
+flags.DEFINE_float('cos_t_mul', 1.5, 'Cosine cycle length multiplier.',
+                   lower_bound=0.1)
+flags.DEFINE_float('cos_m_mul', 0.9, 'Cosine cycle peak multiplier.',
+                   lower_bound=0.0)
+flags.DEFINE_integer('warmup_steps', 0, 'Linear LR warmup steps.',
+                     lower_bound=0)
+flags.DEFINE_float(
+  'ema_decay',
+  0.999,
+  'EMA of weights (eval reports the EMA model); 0 disables.',
+  lower_bound=0.0,
+  upper_bound=1.0,
+)
+
+# --- method -----------------------------------------------------------------
+flags.DEFINE_enum(
+  'method',
+  _D.Method.SUPERVISED.value,
+  [m.value for m in _D.Method],
+  'Training method.',
+)
+flags.DEFINE_float('gce_q', 0.7, 'q of the GCE loss.', lower_bound=1e-3,
+                   upper_bound=1.0)
+flags.DEFINE_float('meta_stepsize', 0.1, 'Look-ahead step size alpha.',
+                   lower_bound=0.0)
+flags.DEFINE_float('meta_momentum', 0.9, 'Look-ahead momentum mu.',
+                   lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_float('ce_factor', 5.0, 'Weight of the MixUp CE term.',
+                   lower_bound=0.0)
+flags.DEFINE_float('consistency_factor', 20.0, 'Weight of the KL term.',
+                   lower_bound=0.0)
+flags.DEFINE_float('grad_eps_init', 0.9, 'Initial label mix eps.',
+                   lower_bound=0.0, upper_bound=1.0)
+
+# --- run --------------------------------------------------------------------
+flags.DEFINE_enum(
+  'strategy',
+  _D.StrategyName.CPU.value,
+  [s.value for s in _D.StrategyName],
+  'tf.distribute strategy.',
+)
+flags.DEFINE_string('tpu', '', 'TPU name / grpc address, or local.')
+flags.DEFINE_integer('batch_size', 100, 'GLOBAL batch size.', lower_bound=1)
+flags.DEFINE_integer('eval_batch_size', 0, 'GLOBAL eval batch; 0 = batch_size.',
+                     lower_bound=0)
+flags.DEFINE_integer('train_steps', 2000, 'Optimizer steps.', lower_bound=0)
+flags.DEFINE_alias('max_iteration', 'train_steps')
+flags.DEFINE_integer('eval_every_steps', 500, 'Evaluate and checkpoint '
+                     'every N steps.', lower_bound=1)
+flags.DEFINE_integer('steps_per_loop', 50, 'Steps per tf.function call.',
+                     lower_bound=1)
+flags.DEFINE_integer('log_every_steps', 50, 'Train metrics every N steps.',
+                     lower_bound=1)
+flags.DEFINE_integer('keep_checkpoints', 3, 'Checkpoints kept.', lower_bound=1)
+flags.DEFINE_string('workdir', '/tmp/ieg_tf', 'Run directory.')
+flags.DEFINE_enum(
+  'mode', _D.Mode.TRAIN.value,
+  [m.value for m in _D.Mode],
+  'What to do.',
+)
+flags.DEFINE_bool('deterministic', False, 'Op determinism + seeded input.')
+flags.DEFINE_bool('jit_compile', False, 'XLA-compile the train step.')
+
+FLAGS = flags.FLAGS
+
+_SHORTHAND = re.compile(
+  r'^(?P<name>[a-z0-9_]+?)_(?P<noise>uniform|flip|asymmetric|none)'
+  r'_(?P<ratio>[0-9]*\.?[0-9]+)$'
+)
+
+
+def parse_dataset(value: str) -> tuple:
+  """Splits IEG shorthand `<name>_<noise>_<ratio>`.
+
+  Args:
+    value: the --dataset value.
+
+  Returns:
+    (name, noise_type or None, ratio or None).
+
+  Raises:
+    UserError: the ratio is outside [0, 1].
+  """
+  m = _SHORTHAND.match(value)
+  if not m:
+    return value, None, None
+  ratio = float(m.group('ratio'))
+  if not 0.0 <= ratio <= 1.0:
+    raise UserError(
+      f'--dataset={value}: noise ratio {ratio} is outside [0, 1].'
+    )
+  return m.group('name'), _D.NoiseType(m.group('noise')), ratio
+
+
+def config_from_flags() -> config_lib.Config:
+  """Builds and validates the Config from parsed flags (host, once)."""
+  name, noise, ratio = parse_dataset(FLAGS.dataset)
+  if FLAGS.noise_type is not None:
+    noise = _D.NoiseType(FLAGS.noise_type)
+  if FLAGS.noise_ratio is not None:
+    ratio = FLAGS.noise_ratio
+  if noise is None:
+    noise = _D.NoiseType.UNIFORM
+  if ratio is None:
+    ratio = 0.8
+  probe_per_class = FLAGS.probe_per_class
+  hold_ratio = 0.0
+  if FLAGS.probe_dataset_hold_ratio is not None:
+    hold_ratio = FLAGS.probe_dataset_hold_ratio
+    probe_per_class = 0
+  method = _D.Method(FLAGS.method)
+  if method in _D.META_METHODS + (_D.Method.PROBE_ONLY,) and not (
+    probe_per_class > 0 or hold_ratio > 0
+  ):
+    raise UserError(
+      f'--method={method.value} needs a probe set: set --probe_per_class > 0.'
+    )
+  data = _D.DataConfig(
+    dataset=name,
+    data_dir=FLAGS.data_dir,
+    noise_type=noise,
+    noise_ratio=ratio,
+    noisy_labels_file=FLAGS.noisy_labels_file,
+    probe_per_class=probe_per_class,
+    probe_hold_ratio=hold_ratio,
+    image_size=FLAGS.image_size,
+    aug_type=_D.AugType(FLAGS.aug_type),
+    seed=FLAGS.seed,
+  )
+  model = _D.ModelConfig(
+    network_name=FLAGS.network_name, weight_decay=FLAGS.weight_decay
+  )
+  optim = _D.OptimConfig(
+    learning_rate=FLAGS.learning_rate,
+    momentum=FLAGS.momentum,
+    first_decay_steps=FLAGS.first_decay_steps,
+    cos_t_mul=FLAGS.cos_t_mul,
+    cos_m_mul=FLAGS.cos_m_mul,
+    warmup_steps=FLAGS.warmup_steps,
+    ema_decay=FLAGS.ema_decay,
+  )
+  meth = _D.MethodConfig(
+    method=method,
+    gce_q=FLAGS.gce_q,
+    meta_stepsize=FLAGS.meta_stepsize,
+    meta_momentum=FLAGS.meta_momentum,
+    ce_factor=FLAGS.ce_factor,
+    consistency_factor=FLAGS.consistency_factor,
+    grad_eps_init=FLAGS.grad_eps_init,
+  )
+  run = _D.RunConfig(
+    strategy=_D.StrategyName(FLAGS.strategy),
+    tpu=FLAGS.tpu,
+    batch_size=FLAGS.batch_size,
+    eval_batch_size=FLAGS.eval_batch_size or FLAGS.batch_size,
+    train_steps=FLAGS.train_steps,
+    eval_every_steps=FLAGS.eval_every_steps,
+    steps_per_loop=FLAGS.steps_per_loop,
+    log_every_steps=FLAGS.log_every_steps,
+    keep_checkpoints=FLAGS.keep_checkpoints,
+    workdir=FLAGS.workdir,
+    mode=_D.Mode(FLAGS.mode),
+    deterministic=FLAGS.deterministic,
+    jit_compile=FLAGS.jit_compile,
+  )
+  return _D.Config(data=data, model=model, optim=optim, method=meth, run=run)
+
+
+def flags_file_text() -> str:
+  """The resolved flags of this module, one `--name=value` per line."""
+  module = sys.modules[__name__]
+  lines = []
+  for flag in FLAGS.get_flags_for_module(module):
+    if flag.name == 'max_iteration':  # alias of train_steps
+      continue
+    if flag.value is None:
+      continue
+    lines.append(flag.serialize())
+  return '\n'.join(sorted(lines)) + '\n'

@@ -1,0 +1,31 @@
+"""Runs `python -m ieg_tf.main` in a subprocess for end-to-end tests."""
+
+import os
+import subprocess
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def shared_data_dir() -> str:
+  """../shared/data beside the repository, or $IEG_TF_SHARED_DATA."""
+  return os.environ.get(
+    'IEG_TF_SHARED_DATA', os.path.join(REPO_ROOT, '..', 'shared', 'data')
+  )
+
+
+def run_main(*flags, timeout=600, env=None):
+  """Returns the CompletedProcess of `python -m ieg_tf.main <flags>`."""
+  full_env = dict(os.environ)
+  full_env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  full_env['PYTHONPATH'] = REPO_ROOT + os.pathsep + full_env.get('PYTHONPATH', '')
+  if env:
+    full_env.update(env)
+  return subprocess.run(
+    [sys.executable, '-m', 'ieg_tf.main', *flags],
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    env=full_env,
+    cwd=REPO_ROOT,
+  )

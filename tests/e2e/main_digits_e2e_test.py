@@ -1,0 +1,78 @@
+"""End to end: `python -m ieg_tf.main` on the real digits data, read back."""
+
+import os
+
+import tensorflow as tf
+
+from ieg_tf.runtime import summaries
+from tests.e2e import cli_runner
+
+_FAST = (
+  '--batch_size=32',
+  '--steps_per_loop=10',
+  '--log_every_steps=10',
+  '--eval_every_steps=30',
+)
+
+
+class MainDigitsTest(tf.test.TestCase):
+  def _run(self, *flags):
+    proc = cli_runner.run_main(*flags)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    return proc
+
+  def test_train_resume_eval_and_replay(self):
+    workdir = self.create_tempdir().full_path
+    proc = self._run(f'--workdir={workdir}', '--train_steps=60', *_FAST)
+    self.assertIn('final: step=60', proc.stdout)
+    rows = summaries.read_metrics(workdir)
+    evals = [r for r in rows if 'eval/top1' in r]
+    self.assertEqual([r['step'] for r in evals], [30, 60])
+    for r in evals:
+      for key in ('eval/top1', 'eval/top1_raw', 'eval/top5'):
+        self.assertBetween(r[key], 0.0, 1.0)
+      self.assertGreater(r['eval/num_examples'], 100)
+    train_rows = [r for r in rows if 'loss/total' in r]
+    self.assertEqual([r['step'] for r in train_rows], [10, 20, 30, 40, 50, 60])
+    self.assertTrue(os.path.exists(os.path.join(workdir, 'tensorboard')))
+    self.assertNotEmpty(tf.io.gfile.glob(os.path.join(workdir, 'checkpoints', 'ckpt-60*')))
+
+    # Resume: the same workdir continues at 60, not from scratch.
+    self._run(f'--workdir={workdir}', '--train_steps=90', *_FAST)
+    steps = [r['step'] for r in summaries.read_metrics(workdir)]
+    self.assertEqual(steps[len(rows):][0], 70)
+    self.assertEqual(max(steps), 90)
+
+    # --mode=eval restores the newest checkpoint and reproduces its accuracy.
+    last_eval = [r for r in summaries.read_metrics(workdir) if 'eval/top1' in r][-1]
+    proc = self._run(f'--workdir={workdir}', '--mode=eval', '--batch_size=32')
+    got = summaries.read_metrics(workdir)[-1]
+    self.assertEqual(got['mode'], 'eval')
+    self.assertEqual(got['step'], 90)
+    self.assertAllClose(got['eval/top1'], last_eval['eval/top1'], atol=1e-6)
+
+    # flags.cfg replays the run with --flagfile.
+    flagfile = os.path.join(workdir, 'flags.cfg')
+    with open(flagfile) as f:
+      text = f.read()
+    self.assertIn('--train_steps=90', text)
+    self.assertIn('--dataset=digits', text)
+    replay = self.create_tempdir().full_path
+    proc = self._run(f'--flagfile={flagfile}', f'--workdir={replay}', '--train_steps=20')
+    self.assertIn('final: step=20', proc.stdout)
+
+  def test_gce_and_probe_only_run(self):
+    for method in ('gce', 'probe_only'):
+      workdir = self.create_tempdir().full_path
+      proc = self._run(
+        f'--workdir={workdir}', f'--method={method}', '--train_steps=20',
+        *_FAST,
+      )
+      self.assertIn(f'method={method}', proc.stdout)
+      self.assertNotEmpty(
+        [r for r in summaries.read_metrics(workdir) if 'eval/top1' in r]
+      )
+
+
+if __name__ == '__main__':
+  tf.test.main()
