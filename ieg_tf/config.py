@@ -119,13 +119,16 @@ class OptimConfig:
 class MethodConfig:
   """The training method and its hyper-parameters (IEG names kept)."""
 
-  method: Method = Method.SUPERVISED
+  method: Method = Method.IEG
   gce_q: float = 0.7
   meta_stepsize: float = 0.1
   meta_momentum: float = 0.9
   ce_factor: float = 5.0
   consistency_factor: float = 20.0
   grad_eps_init: float = 0.9
+  # Linear ramp of ce_factor and consistency_factor from 0 over this many
+  # steps (MixMatch/DivideMix convention; the IEG reference has none = 0).
+  unsup_rampup_steps: int = 500
   label_temperature: float = 0.5
   num_views: int = 2
 
@@ -155,7 +158,7 @@ class RunConfig:
   tpu: str = ''
   batch_size: int = 100
   eval_batch_size: int = 0
-  train_steps: int = 2000
+  train_steps: int = 1000
   eval_every_steps: int = 500
   steps_per_loop: int = 50
   log_every_steps: int = 50

@@ -39,8 +39,10 @@ def _main(cfg: config_lib.Config) -> dict:
     tf.config.experimental.enable_op_determinism()
   strategy = strategy_lib.make_strategy(run)
   replicas = strategy.num_replicas_in_sync
-  for name, batch in (('batch_size', run.batch_size),
-                      ('eval_batch_size', run.eval_batch_size)):
+  for name, batch in (
+    ('batch_size', run.batch_size),
+    ('eval_batch_size', run.eval_batch_size),
+  ):
     if batch % replicas:
       raise UserError(
         f'--{name}={batch} is not divisible by the {replicas} replicas of '
@@ -48,7 +50,9 @@ def _main(cfg: config_lib.Config) -> dict:
       )
   data = prepare_data(cfg.data)
   method = cfg.method.method
-  train_split = data.probe if method == config_lib.Method.PROBE_ONLY else data.train
+  train_split = (
+    data.probe if method == config_lib.Method.PROBE_ONLY else data.train
+  )
   if len(train_split) < run.batch_size:
     raise UserError(
       f'the training set has {len(train_split)} examples, fewer than '
@@ -56,7 +60,9 @@ def _main(cfg: config_lib.Config) -> dict:
     )
   with strategy.scope():
     network = build_network(
-      cfg.model.network_name, data.num_classes, data.image_shape,
+      cfg.model.network_name,
+      data.num_classes,
+      data.image_shape,
       weight_decay=cfg.model.weight_decay,
     )
   ctx = StepContext(

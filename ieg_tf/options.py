@@ -62,7 +62,9 @@ flags.DEFINE_float(
   upper_bound=1.0,
 )
 flags.DEFINE_integer(
-  'image_size', 0, 'Resize images to this side (folder data); 0 = native.',
+  'image_size',
+  0,
+  'Resize images to this side (folder data); 0 = native.',
   lower_bound=0,
 )
 flags.DEFINE_enum(
@@ -92,12 +94,15 @@ flags.DEFINE_integer(
   'First cosine cycle length in steps; 0 = one epoch.',
   lower_bound=0,
 )
-flags.DEFINE_float('cos_t_mul', 1.5, 'Cosine cycle length multiplier.',
-                   lower_bound=0.1)
-flags.DEFINE_float('cos_m_mul', 0.9, 'Cosine cycle peak multiplier.',
-                   lower_bound=0.0)
-flags.DEFINE_integer('warmup_steps', 0, 'Linear LR warmup steps.',
-                     lower_bound=0)
+flags.DEFINE_float(
+  'cos_t_mul', 1.5, 'Cosine cycle length multiplier.', lower_bound=0.1
+)
+flags.DEFINE_float(
+  'cos_m_mul', 0.9, 'Cosine cycle peak multiplier.', lower_bound=0.0
+)
+flags.DEFINE_integer(
+  'warmup_steps', 0, 'Linear LR warmup steps.', lower_bound=0
+)
 flags.DEFINE_float(
   'ema_decay',
   0.999,
@@ -109,22 +114,44 @@ flags.DEFINE_float(
 # --- method -----------------------------------------------------------------
 flags.DEFINE_enum(
   'method',
-  _D.Method.SUPERVISED.value,
+  _D.Method.IEG.value,
   [m.value for m in _D.Method],
   'Training method.',
 )
-flags.DEFINE_float('gce_q', 0.7, 'q of the GCE loss.', lower_bound=1e-3,
-                   upper_bound=1.0)
-flags.DEFINE_float('meta_stepsize', 0.1, 'Look-ahead step size alpha.',
-                   lower_bound=0.0)
-flags.DEFINE_float('meta_momentum', 0.9, 'Look-ahead momentum mu.',
-                   lower_bound=0.0, upper_bound=1.0)
-flags.DEFINE_float('ce_factor', 5.0, 'Weight of the MixUp CE term.',
-                   lower_bound=0.0)
-flags.DEFINE_float('consistency_factor', 20.0, 'Weight of the KL term.',
-                   lower_bound=0.0)
-flags.DEFINE_float('grad_eps_init', 0.9, 'Initial label mix eps.',
-                   lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_float(
+  'gce_q', 0.7, 'q of the GCE loss.', lower_bound=1e-3, upper_bound=1.0
+)
+flags.DEFINE_float(
+  'meta_stepsize', 0.1, 'Look-ahead step size alpha.', lower_bound=0.0
+)
+flags.DEFINE_float(
+  'meta_momentum',
+  0.9,
+  'Look-ahead momentum mu.',
+  lower_bound=0.0,
+  upper_bound=1.0,
+)
+flags.DEFINE_float(
+  'ce_factor', 5.0, 'Weight of the MixUp CE term.', lower_bound=0.0
+)
+flags.DEFINE_float(
+  'consistency_factor', 20.0, 'Weight of the KL term.', lower_bound=0.0
+)
+flags.DEFINE_float(
+  'grad_eps_init',
+  0.9,
+  'Initial label mix eps.',
+  lower_bound=0.0,
+  upper_bound=1.0,
+)
+flags.DEFINE_integer(
+  'unsup_rampup_steps',
+  500,
+  'Ramp ce_factor and consistency_factor linearly from 0 over N steps '
+  '(0 = the IEG reference: full weight from the first step, which collapsed '
+  'the digits demo to uniform predictions; see README).',
+  lower_bound=0,
+)
 
 # --- run --------------------------------------------------------------------
 flags.DEFINE_enum(
@@ -135,20 +162,28 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_string('tpu', '', 'TPU name / grpc address, or local.')
 flags.DEFINE_integer('batch_size', 100, 'GLOBAL batch size.', lower_bound=1)
-flags.DEFINE_integer('eval_batch_size', 0, 'GLOBAL eval batch; 0 = batch_size.',
-                     lower_bound=0)
-flags.DEFINE_integer('train_steps', 2000, 'Optimizer steps.', lower_bound=0)
+flags.DEFINE_integer(
+  'eval_batch_size', 0, 'GLOBAL eval batch; 0 = batch_size.', lower_bound=0
+)
+flags.DEFINE_integer('train_steps', 1000, 'Optimizer steps.', lower_bound=0)
 flags.DEFINE_alias('max_iteration', 'train_steps')
-flags.DEFINE_integer('eval_every_steps', 500, 'Evaluate and checkpoint '
-                     'every N steps.', lower_bound=1)
-flags.DEFINE_integer('steps_per_loop', 50, 'Steps per tf.function call.',
-                     lower_bound=1)
-flags.DEFINE_integer('log_every_steps', 50, 'Train metrics every N steps.',
-                     lower_bound=1)
+flags.DEFINE_integer(
+  'eval_every_steps',
+  500,
+  'Evaluate and checkpoint every N steps.',
+  lower_bound=1,
+)
+flags.DEFINE_integer(
+  'steps_per_loop', 50, 'Steps per tf.function call.', lower_bound=1
+)
+flags.DEFINE_integer(
+  'log_every_steps', 50, 'Train metrics every N steps.', lower_bound=1
+)
 flags.DEFINE_integer('keep_checkpoints', 3, 'Checkpoints kept.', lower_bound=1)
 flags.DEFINE_string('workdir', '/tmp/ieg_tf', 'Run directory.')
 flags.DEFINE_enum(
-  'mode', _D.Mode.TRAIN.value,
+  'mode',
+  _D.Mode.TRAIN.value,
   [m.value for m in _D.Mode],
   'What to do.',
 )
@@ -241,6 +276,7 @@ def config_from_flags() -> config_lib.Config:
     ce_factor=FLAGS.ce_factor,
     consistency_factor=FLAGS.consistency_factor,
     grad_eps_init=FLAGS.grad_eps_init,
+    unsup_rampup_steps=FLAGS.unsup_rampup_steps,
   )
   run = _D.RunConfig(
     strategy=_D.StrategyName(FLAGS.strategy),

@@ -78,11 +78,12 @@ def autoaugment(image, seed, *, policy=CIFAR10_POLICY) -> tf.Tensor:
   level = tf.gather(tf.constant(level, tf.float32), sub)
   for stage, stage_seed in enumerate(stage_seeds):
     coin_seed, op_seed = seeds.split(stage_seed, 2)
-    image = tf.cond(
-      seeds.coin(coin_seed, prob[stage]),
-      lambda img=image, j=stage, s=op_seed: op_table.apply_op(
-        names, index[j], img, level[j], s
-      ),
-      lambda img=image: img,
+    image = op_table.apply_op(
+      names,
+      index[stage],
+      image,
+      level[stage],
+      op_seed,
+      enabled=seeds.coin(coin_seed, prob[stage]),
     )
   return image

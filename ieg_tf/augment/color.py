@@ -7,9 +7,10 @@ U[max(0, 1 - 0.8 s), 1 + 0.8 s], hue shift U[-0.2 s, 0.2 s]) in a random
 order, each step clipped to [0, 1]; then with probability 0.2 grayscale
 (kept as C channels). For C = 1 images only brightness and contrast apply.
 
-Blur deviation: SimCLR blurred a whole batch with one sigma inside the model;
-here every image draws its own sigma ~ U[0.1, 2.0] (kernel radius
-(size // 10) // 2) and is blurred with probability 0.5 in tf.data.
+Blur deviation: SimCLR blurred a whole batch with one sigma inside the model
+(zero-padded borders); here every image draws its own sigma ~ U[0.1, 2.0]
+(kernel radius (size // 10) // 2) and is blurred with probability 0.5 in
+tf.data, with reflected borders.
 All functions run per image (eager, tf.function or tf.data).
 """
 
@@ -109,11 +110,31 @@ def gaussian_kernel(sigma, radius: int) -> tf.Tensor:
   return weights / tf.reduce_sum(weights)
 
 
+def _reflected_band(size, kernel, radius: int) -> tf.Tensor:
+  """float32 [size, size] M with (M v)[i] = sum_t kernel[t] v[reflect(i+t)].
+
+  Reflection without repeating the edge (numpy 'reflect'); needs
+  radius < size.
+  """
+  out_index = tf.range(size)[:, None]
+  src = out_index + tf.range(-radius, radius + 1)[None, :]
+  src = tf.abs(src)
+  src = tf.where(src > size - 1, 2 * (size - 1) - src, src)
+  rows = tf.broadcast_to(out_index, tf.shape(src))
+  indices = tf.reshape(tf.stack([rows, src], -1), [-1, 2])
+  weights = tf.reshape(tf.broadcast_to(kernel[None, :], tf.shape(src)), [-1])
+  # scatter_nd sums duplicates, as reflected taps may hit the same pixel.
+  return tf.scatter_nd(indices, weights, [size, size])
+
+
 def gaussian_blur(image, sigma, radius: int) -> tf.Tensor:
   """Separable Gaussian blur with reflected borders.
 
+  Computed as M_h @ image @ M_w^T with banded matrices: on CPU this is
+  several times faster than a depthwise convolution with a long kernel.
+
   Args:
-    image: float32 [H, W, C] (static C), H and W > radius.
+    image: float32 [H, W, C], H and W > radius.
     sigma: float scalar > 0.
     radius: kernel radius (python int); 0 is the identity.
 
@@ -122,15 +143,11 @@ def gaussian_blur(image, sigma, radius: int) -> tf.Tensor:
   """
   if radius <= 0:
     return image
-  channels = image.shape[-1]
   kernel = gaussian_kernel(sigma, radius)
-  kernel_h = tf.tile(kernel[None, :, None, None], [1, 1, channels, 1])
-  kernel_v = tf.tile(kernel[:, None, None, None], [1, 1, channels, 1])
-  pads = [[0, 0], [radius, radius], [radius, radius], [0, 0]]
-  x = tf.pad(image[None], pads, mode='REFLECT')
-  x = tf.nn.depthwise_conv2d(x, kernel_h, [1, 1, 1, 1], 'VALID')
-  x = tf.nn.depthwise_conv2d(x, kernel_v, [1, 1, 1, 1], 'VALID')
-  out = x[0]
+  shape = tf.shape(image)
+  rows = _reflected_band(shape[0], kernel, radius)
+  cols = _reflected_band(shape[1], kernel, radius)
+  out = tf.einsum('ih,hwc,jw->ijc', rows, image, cols)
   out.set_shape(image.shape)
   return out
 

@@ -164,7 +164,7 @@ def apply_named(name: str, image, level, seed) -> tf.Tensor:
   return OPS[name](image, tf.cast(level, tf.float32), seed)
 
 
-def apply_op(names, index, image, level, seed) -> tf.Tensor:
+def apply_op(names, index, image, level, seed, enabled=None) -> tf.Tensor:
   """Applies `names[index]` at `level`, choosing the op at run time.
 
   Args:
@@ -173,13 +173,20 @@ def apply_op(names, index, image, level, seed) -> tf.Tensor:
     image: uint8 [H, W, C].
     level: float/int scalar in [0, PARAMETER_MAX].
     seed: int32/int64 [2].
+    enabled: optional bool scalar; False returns `image` unchanged. Folded
+      into the same `switch_case` (an extra identity branch) rather than a
+      `tf.cond` around it, to keep one control-flow op per op choice.
 
   Returns:
     uint8 [H, W, C], same static shape as `image`.
   """
   image = tf.convert_to_tensor(image)
   level = tf.cast(level, tf.float32)
+  index = tf.cast(index, tf.int32)
   branches = [(lambda fn=OPS[name]: fn(image, level, seed)) for name in names]
-  out = tf.switch_case(tf.cast(index, tf.int32), branches)
+  if enabled is not None:
+    branches.append(lambda: tf.identity(image))
+    index = tf.where(enabled, index, len(names))
+  out = tf.switch_case(index, branches)
   out.set_shape(image.shape)
   return out

@@ -131,22 +131,20 @@ def smooth(image) -> tf.Tensor:
   Returns:
     uint8 [H, W, C].
   """
-  channels = image.shape[-1]
-  kernel = tf.constant([[1, 1, 1], [1, 5, 1], [1, 1, 1]], tf.float32)
-  kernel = tf.tile(kernel[:, :, None, None], [1, 1, channels, 1])
   x = tf.cast(image, tf.float32)
   # Zero padding only feeds border outputs, which are replaced below; it lets
   # images smaller than the kernel through.
-  padded = tf.pad(x, [[1, 1], [1, 1], [0, 0]])[None]
-  # Integer weights keep the sums exact; /13 can never hit a .5 tie.
-  sums = tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], 'VALID')[0]
+  padded = tf.pad(x, [[1, 1], [1, 1], [0, 0]])
+  # 3x3 box sum from shifted slices (much faster on CPU than a depthwise
+  # convolution), plus 4 x center = the SMOOTH kernel. Sums of integers are
+  # exact in float32; /13 can never hit a .5 tie.
+  rows = padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:]
+  sums = rows[:-2] + rows[1:-1] + rows[2:] + 4.0 * x
   inner = tf.round(sums / 13.0)
   shape = tf.shape(image)
-  rows = tf.range(shape[0])[:, None]
-  cols = tf.range(shape[1])[None, :]
-  interior = (
-    (rows > 0) & (rows < shape[0] - 1) & (cols > 0) & (cols < shape[1] - 1)
-  )
+  row = tf.range(shape[0])[:, None]
+  col = tf.range(shape[1])[None, :]
+  interior = (row > 0) & (row < shape[0] - 1) & (col > 0) & (col < shape[1] - 1)
   out = tf.where(interior[:, :, None], inner, x)
   return tf.cast(out, tf.uint8)
 

@@ -59,11 +59,12 @@ def randaugment(
       level = tf.cast(seeds.randint(level_seed, 1, 10), tf.float32)
     else:
       level = tf.cast(magnitude, tf.float32)
-    image = tf.cond(
-      seeds.coin(coin_seed, prob),
-      lambda img=image, i=index, lv=level, s=inner_seed: op_table.apply_op(
-        names, i, img, lv, s
-      ),
-      lambda img=image: img,
+    image = op_table.apply_op(
+      names,
+      index,
+      image,
+      level,
+      inner_seed,
+      enabled=seeds.coin(coin_seed, prob),
     )
   return image

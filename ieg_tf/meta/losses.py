@@ -117,13 +117,16 @@ def l2_penalty(params, decay_mask, weight_decay: float) -> tf.Tensor:
     weight_decay: the coefficient wd.
 
   Returns:
-    Scalar penalty in the params' dtype (float32 0.0 when nothing is decayed).
+    Scalar penalty in the params' dtype (0 when nothing is decayed).
   """
-  terms = [
-    tf.reduce_sum(tf.square(p))
-    for p, m in zip(params, decay_mask)
-    if m
-  ]
-  if not terms or weight_decay == 0.0:
-    return tf.constant(0.0, tf.float32)
-  return 0.5 * weight_decay * tf.add_n(terms)
+  params = list(params)
+  dtype = params[0].dtype if params else tf.float32
+  terms = [tf.reduce_sum(tf.square(p)) for p, m in zip(params, decay_mask) if m]
+  if not terms:
+    return tf.zeros([], dtype)
+  # tf.constant, not tf.cast: casting a Python float to float64 rounds it
+  # through float32 first.
+  wd = weight_decay
+  if not isinstance(wd, tf.Tensor):
+    wd = tf.constant(wd, dtype)
+  return 0.5 * tf.cast(wd, dtype) * tf.add_n(terms)

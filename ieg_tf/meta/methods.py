@@ -2,6 +2,8 @@
 
 from ieg_tf import config as config_lib
 from ieg_tf.errors import UserError
+from ieg_tf.meta.ieg_step import IegStep
+from ieg_tf.meta.l2r_step import L2rStep
 from ieg_tf.meta.step_api import StepContext
 from ieg_tf.meta.supervised_step import SupervisedStep
 
@@ -19,7 +21,11 @@ def build_step(method: config_lib.MethodConfig, ctx: StepContext):
     return SupervisedStep(ctx, loss='ce')
   if name == _M.GCE:
     return SupervisedStep(ctx, loss='gce', gce_q=method.gce_q)
+  if name == _M.IEG:
+    return IegStep(ctx, method)
+  if name == _M.L2R:
+    return L2rStep(ctx, method)
   raise UserError(
     f'--method={name.value} is not available yet in this version; use '
-    'supervised, gce or probe_only.'
+    'ieg, l2r, supervised, gce or probe_only.'
   )

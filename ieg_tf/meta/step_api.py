@@ -1,7 +1,7 @@
 """What every training method hands the runtime: one per-replica step.
 
-The runtime (`ieg_tf/runtime/trainer.py`) reads the variables, calls
-`compute` in replica context (optionally XLA-compiled), all-reduces the
+The runtime (`ieg_tf/runtime/train_loop.py`) reads the variables, calls
+`compute(params, non_trainable, slots, batch, seed, step)` in replica context (optionally XLA-compiled), all-reduces the
 gradients, assigns the BatchNorm statistics and applies the optimizer. A
 method therefore never touches variables or strategies: `compute` is a pure
 function of tensors, which is what lets it compile for a TPU.
@@ -56,7 +56,24 @@ class StepOutput(NamedTuple):
   metrics: dict
 
 
+def rampup(step: tf.Tensor, rampup_steps: int) -> tf.Tensor:
+  """Linear ramp min(1, step / rampup_steps); 1 when rampup_steps == 0.
+
+  Args:
+    step: int scalar, optimizer steps taken so far.
+    rampup_steps: steps until the full value.
+
+  Returns:
+    float32 scalar in [0, 1].
+  """
+  if rampup_steps <= 0:
+    return tf.constant(1.0)
+  return tf.minimum(tf.cast(step, tf.float32) / float(rampup_steps), 1.0)
+
+
 def accuracy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
   """Fraction of argmax(logits) == labels; float32 scalar."""
   pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
-  return tf.reduce_mean(tf.cast(tf.equal(pred, tf.cast(labels, tf.int32)), tf.float32))
+  return tf.reduce_mean(
+    tf.cast(tf.equal(pred, tf.cast(labels, tf.int32)), tf.float32)
+  )

@@ -34,7 +34,9 @@ class SupervisedStep:
       names.append('acc/train_clean')
     self.metric_names = tuple(names)
 
-  def compute(self, params, non_trainable, slots, batch, seed) -> StepOutput:
+  def compute(
+    self, params, non_trainable, slots, batch, seed, step
+  ) -> StepOutput:
     """One step's gradients (replica context, XLA-compilable).
 
     Args:
@@ -43,11 +45,12 @@ class SupervisedStep:
       slots: momentum buffers (unused here).
       batch: {'image_weak': float32 [B, H, W, C], 'label': int32 [B], ...}.
       seed: int [2] for stateless randomness (unused here).
+      step: int64 scalar, optimizer steps taken so far (unused here).
 
     Returns:
       StepOutput with this replica's gradients.
     """
-    del slots, seed
+    del slots, seed, step
     ctx = self._ctx
     images, labels = batch['image_weak'], batch['label']
     with tf.GradientTape() as tape:

@@ -18,7 +18,12 @@ class Checkpointer:
   """Saves and restores the training state (host context)."""
 
   def __init__(
-    self, workdir: str, *, is_chief: bool = True, max_to_keep: int = 3, **trackables
+    self,
+    workdir: str,
+    *,
+    is_chief: bool = True,
+    max_to_keep: int = 3,
+    **trackables,
   ):
     """Args:
     workdir: run directory.

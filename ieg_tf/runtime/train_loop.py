@@ -60,7 +60,12 @@ def make_train_loop(
       ]
     )
     out = compute(
-      params, non_trainable, optimizer.slot_values(), batch, step_seed
+      params,
+      non_trainable,
+      optimizer.slot_values(),
+      batch,
+      step_seed,
+      tf.identity(optimizer.iterations),
     )
     new_stats = list(out.new_non_trainable)
     if new_stats:
@@ -86,7 +91,9 @@ def make_train_loop(
       # Rebinding (not item assignment) makes `sums` an autograph loop var.
       sums = {
         k: sums[k]
-        + strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica[k], axis=None)
+        + strategy.reduce(
+          tf.distribute.ReduceOp.MEAN, per_replica[k], axis=None
+        )
         for k in names
       }
     n = tf.cast(tf.maximum(num_steps, 1), tf.float32)

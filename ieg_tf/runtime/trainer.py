@@ -35,7 +35,9 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 class TrainState:
   """Model, optimizer and EMA created in the strategy scope, plus checkpoints."""
 
-  def __init__(self, cfg: config_lib.Config, strategy, network, train_size: int):
+  def __init__(
+    self, cfg: config_lib.Config, strategy, network, train_size: int
+  ):
     self.network = network
     model = network.model
     global_batch = cfg.run.batch_size
@@ -150,7 +152,11 @@ def train(
       eta = (total - step) / max(rate, 1e-9)
       logging.info(
         'step %d/%d  %.1f steps/s  %.0f img/s  ETA %.0fs  loss %.4f',
-        step, total, rate, rate * run.batch_size, eta,
+        step,
+        total,
+        rate,
+        rate * run.batch_size,
+        eta,
         row.get('loss/total', float('nan')),
       )
     if step % run.eval_every_steps == 0 or step == total:
@@ -158,8 +164,11 @@ def train(
       writer.write(step, result)
       state.checkpointer.save(step)
       logging.info(
-        'step %d eval top1 %.4f (raw %.4f) top5 %.4f', step,
-        result['eval/top1'], result['eval/top1_raw'], result['eval/top5'],
+        'step %d eval top1 %.4f (raw %.4f) top5 %.4f',
+        step,
+        result['eval/top1'],
+        result['eval/top1_raw'],
+        result['eval/top5'],
       )
       t_last = time.time()  # Keep eval time out of the training rate.
   if not result:  # Nothing left to train: report the restored model.
@@ -176,7 +185,10 @@ def evaluate_only(cfg, strategy, data: PreparedData, state: TrainState) -> dict:
       'train first (--mode=train) with the same --workdir.'
     )
   evaluator = Evaluator(
-    strategy, state.network.model, state.ema, data.test,
+    strategy,
+    state.network.model,
+    state.ema,
+    data.test,
     cfg.run.eval_batch_size,
   )
   result = evaluator.evaluate()

@@ -159,15 +159,19 @@ class AugmentOpsTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.parameters(1, 3)
   def test_equalize(self, channels):
     rng = np.random.default_rng(9)
-    skewed = (rng.beta(2, 8, (20, 24, channels)) * 255).astype(np.uint8)
+    skewed = (rng.beta(2, 8, (40, 48, channels)) * 255).astype(np.uint8)
     few = rng.choice([3, 50, 51], (6, 6, channels)).astype(np.uint8)
     single = np.full((4, 4, channels), 9, np.uint8)
-    for x in _images(channels, size=20) + [skewed, few, single]:
+    # >= 510 pixels, so that step >= 2 and its rounding offset matters.
+    for x in _images(channels, size=40) + [skewed, few, single]:
       self.assertAllEqual(ops.equalize(x), self._pil_equalize(x))
 
   def test_luma_oracle(self):
     (x,) = _images(3, count=1)
     self.assertAllEqual(ops.luma(x), _luma(x))
+    # Exact .5 ties round up: 0.114 * 250 = 28.5, 0.299 * 50 = 14.95.
+    ties = np.array([[[0, 0, 250], [50, 0, 250]]], np.uint8)
+    self.assertAllEqual(ops.luma(ties)[..., 0], [[29, 43]])
 
   @parameterized.parameters(
     ('solarize', lambda x: ops.solarize(x, 128)),

@@ -1,5 +1,8 @@
 """Tests of ieg_tf.augment.views: the API the input pipeline calls."""
 
+import os
+import tarfile
+
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
@@ -258,6 +261,54 @@ class EvalViewTest(tf.test.TestCase):
     out = views.eval_view(image, out_size=(32, 16))
     self.assertEqual(out.shape, (32, 16, 3))
     self.assertAllEqual(out, views.eval_view(image, out_size=(32, 16)))
+
+
+def _shared_data_dir():
+  repo = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+  return os.environ.get(
+    'IEG_TF_SHARED_DATA', os.path.join(repo, '..', 'shared', 'data')
+  )
+
+
+class DynamicShapeTest(tf.test.TestCase, parameterized.TestCase):
+  """Decoded JPEGs have no static height/width: every view must cope."""
+
+  def _jpegs(self, count=4):
+    path = os.path.join(_shared_data_dir(), 'cifar10_jpg.tar')
+    if not os.path.exists(path):
+      self.skipTest(f'{path} not found')
+    out = []
+    with tarfile.open(path) as tar:
+      for member in tar:
+        if member.isfile() and member.name.endswith('.jpg'):
+          out.append(tar.extractfile(member).read())
+          if len(out) == count:
+            return out
+    self.fail('no JPEG files in the CIFAR-10 tar')
+
+  def test_real_cifar_jpegs_through_every_view(self):
+    ds = tf.data.Dataset.from_tensor_slices(self._jpegs()).enumerate()
+
+    def views_of(i, data):
+      image = tf.io.decode_jpeg(data, channels=3)
+      seed = seeds.element_seed(0, i)
+      out = {'eval': views.eval_view(image, out_size=24)}
+      out['weak'] = views.to_float(views.weak_view(image, seed))
+      for aug in views.AUG_TYPES:
+        strong = views.train_views(image, seed, aug_type=aug)['image_strong']
+        out[f'strong_{aug}'] = strong
+      out.update(views.simclr_views(image, seed, out_size=32))
+      return out
+
+    for element in ds.map(views_of).as_numpy_iterator():
+      self.assertEqual(element['eval'].shape, (24, 24, 3))
+      keys = ['weak', 'view1', 'view2']
+      keys += [f'strong_{aug}' for aug in views.AUG_TYPES]
+      for key in keys:
+        self.assertEqual(element[key].shape, (32, 32, 3), key)
+        self.assertEqual(element[key].dtype, np.float32)
+        self.assertBetween(element[key].min(), -1.0, 1.0)
+        self.assertBetween(element[key].max(), -1.0, 1.0)
 
 
 if __name__ == '__main__':

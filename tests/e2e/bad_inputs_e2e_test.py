@@ -22,14 +22,20 @@ class BadInputsTest(tf.test.TestCase):
       'unknown dataset': (['--dataset=imagenet9000'], 'imagenet9000'),
       'folder without data_dir': (['--dataset=folder'], 'data_dir'),
       'missing data_dir': (
-        ['--dataset=folder', f'--data_dir={root}/nope'], 'nope'),
+        ['--dataset=folder', f'--data_dir={root}/nope'],
+        'nope',
+      ),
       'noise ratio flag': (['--noise_ratio=1.5'], 'noise_ratio'),
       'noise ratio shorthand': (['--dataset=cifar10_uniform_1.5'], '1.5'),
       'probe too large': (['--probe_per_class=1000'], 'probe'),
       'labels out of range': (
-        [f'--noisy_labels_file={labels_file}'], 'labels.npy'),
+        [f'--noisy_labels_file={labels_file}'],
+        'labels.npy',
+      ),
       'batch not divisible': (
-        ['--strategy=mirrored', '--batch_size=33'], 'batch_size'),
+        ['--strategy=mirrored', '--batch_size=33'],
+        'batch_size',
+      ),
       'no tpu': (['--strategy=tpu', '--tpu=local'], 'TPU'),
       'eval without checkpoint': (['--mode=eval'], 'checkpoint'),
       'unknown network': (['--network_name=vgg'], 'network_name'),
@@ -37,8 +43,12 @@ class BadInputsTest(tf.test.TestCase):
 
     def run(item):
       name, (flags, needle) = item
-      return name, needle, cli_runner.run_main(
-        f'--workdir={keep}', '--train_steps=1', *flags, timeout=300
+      return (
+        name,
+        needle,
+        cli_runner.run_main(
+          f'--workdir={keep}', '--train_steps=1', *flags, timeout=300
+        ),
       )
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -47,7 +57,7 @@ class BadInputsTest(tf.test.TestCase):
       with self.subTest(name):
         self.assertNotEqual(proc.returncode, 0, name)
         self.assertNotIn('Traceback', proc.stderr, name)
-        lines = [l for l in proc.stderr.splitlines() if 'error' in l.lower()]
+        lines = [x for x in proc.stderr.splitlines() if 'error' in x.lower()]
         self.assertNotEmpty(lines, proc.stderr[-2000:])
         self.assertIn(needle.lower(), lines[0].lower(), proc.stderr[-2000:])
     # Nothing the user had in the workdir was lost.

@@ -4,7 +4,9 @@ import os
 import subprocess
 import sys
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 
 
 def shared_data_dir() -> str:
@@ -18,7 +20,9 @@ def run_main(*flags, timeout=600, env=None):
   """Returns the CompletedProcess of `python -m ieg_tf.main <flags>`."""
   full_env = dict(os.environ)
   full_env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  full_env['PYTHONPATH'] = REPO_ROOT + os.pathsep + full_env.get('PYTHONPATH', '')
+  full_env['PYTHONPATH'] = (
+    REPO_ROOT + os.pathsep + full_env.get('PYTHONPATH', '')
+  )
   if env:
     full_env.update(env)
   return subprocess.run(

@@ -8,6 +8,7 @@ from ieg_tf.runtime import summaries
 from tests.e2e import cli_runner
 
 _FAST = (
+  '--method=supervised',
   '--batch_size=32',
   '--steps_per_loop=10',
   '--log_every_steps=10',
@@ -35,16 +36,20 @@ class MainDigitsTest(tf.test.TestCase):
     train_rows = [r for r in rows if 'loss/total' in r]
     self.assertEqual([r['step'] for r in train_rows], [10, 20, 30, 40, 50, 60])
     self.assertTrue(os.path.exists(os.path.join(workdir, 'tensorboard')))
-    self.assertNotEmpty(tf.io.gfile.glob(os.path.join(workdir, 'checkpoints', 'ckpt-60*')))
+    self.assertNotEmpty(
+      tf.io.gfile.glob(os.path.join(workdir, 'checkpoints', 'ckpt-60*'))
+    )
 
     # Resume: the same workdir continues at 60, not from scratch.
     self._run(f'--workdir={workdir}', '--train_steps=90', *_FAST)
     steps = [r['step'] for r in summaries.read_metrics(workdir)]
-    self.assertEqual(steps[len(rows):][0], 70)
+    self.assertEqual(steps[len(rows) :][0], 70)
     self.assertEqual(max(steps), 90)
 
     # --mode=eval restores the newest checkpoint and reproduces its accuracy.
-    last_eval = [r for r in summaries.read_metrics(workdir) if 'eval/top1' in r][-1]
+    last_eval = [
+      r for r in summaries.read_metrics(workdir) if 'eval/top1' in r
+    ][-1]
     proc = self._run(f'--workdir={workdir}', '--mode=eval', '--batch_size=32')
     got = summaries.read_metrics(workdir)[-1]
     self.assertEqual(got['mode'], 'eval')
@@ -58,20 +63,47 @@ class MainDigitsTest(tf.test.TestCase):
     self.assertIn('--train_steps=90', text)
     self.assertIn('--dataset=digits', text)
     replay = self.create_tempdir().full_path
-    proc = self._run(f'--flagfile={flagfile}', f'--workdir={replay}', '--train_steps=20')
+    proc = self._run(
+      f'--flagfile={flagfile}', f'--workdir={replay}', '--train_steps=20'
+    )
     self.assertIn('final: step=20', proc.stdout)
 
-  def test_gce_and_probe_only_run(self):
-    for method in ('gce', 'probe_only'):
+  def test_every_method_runs(self):
+    for method in ('ieg', 'l2r', 'gce', 'probe_only'):
       workdir = self.create_tempdir().full_path
       proc = self._run(
-        f'--workdir={workdir}', f'--method={method}', '--train_steps=20',
+        f'--workdir={workdir}',
+        '--train_steps=20',
         *_FAST,
+        f'--method={method}',  # after _FAST: the last value wins
       )
       self.assertIn(f'method={method}', proc.stdout)
-      self.assertNotEmpty(
-        [r for r in summaries.read_metrics(workdir) if 'eval/top1' in r]
-      )
+      rows = summaries.read_metrics(workdir)
+      self.assertNotEmpty([r for r in rows if 'eval/top1' in r])
+      keys = {k for r in rows for k in r}
+      if method in ('ieg', 'l2r'):
+        self.assertContainsSubset(
+          [
+            'loss/meta',
+            'acc/meta',
+            'weights/zero_fraction',
+            'weights/clean_mean',
+            'weights/noisy_mean',
+          ],
+          keys,
+        )
+      if method == 'ieg':
+        self.assertContainsSubset(
+          [
+            'relabel/replaced_fraction',
+            'relabel/precision',
+            'relabel/recall',
+            'pseudo/accuracy',
+            'loss/xemin',
+            'loss/consistency',
+          ],
+          keys,
+        )
 
 
 if __name__ == '__main__':

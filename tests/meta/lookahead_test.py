@@ -169,7 +169,7 @@ class DistributedAndReuseTest(tf.test.TestCase):
     self.assertAllClose(a.grad_eps, b.grad_eps, rtol=1e-12)
 
   def test_runs_per_replica_under_mirrored_strategy(self):
-    strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+    strategy = devices.cpu_mirrored_strategy(2)
     self.assertEqual(strategy.num_replicas_in_sync, 2)
     params, slots, *_ = tiny_net.ieg_problem(6)
     batches = [tiny_net.ieg_problem(10 + r)[2:] for r in range(2)]

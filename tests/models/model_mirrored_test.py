@@ -35,9 +35,8 @@ def _twin(source: keras.Model) -> keras.Model:
 class ModelMirroredTest(tf.test.TestCase, parameterized.TestCase):
   def setUp(self):
     super().setUp()
-    cpus = tf.config.list_logical_devices('CPU')
-    self.assertGreaterEqual(len(cpus), 2, 'needs 2 logical CPUs')
-    self.strategy = tf.distribute.MirroredStrategy([d.name for d in cpus[:2]])
+    self.strategy = devices.cpu_mirrored_strategy(2)
+    self.assertEqual(self.strategy.num_replicas_in_sync, 2, 'needs 2 CPUs')
     with self.strategy.scope():
       self.model = registry.build_network('tiny', CLASSES, SHAPE).model
     rng = np.random.default_rng(11)

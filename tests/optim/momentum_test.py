@@ -31,9 +31,14 @@ def _run(strategy, grads_per_step, lr=0.1, mu=0.9, decay=0.999):
   slots_before = [s.numpy().copy() for s in opt.slots]
   for g in grads_per_step:
     step(g)
-  return var.numpy(), opt.slots[0].numpy(), ema.shadows[0].numpy(), (
-    slots_before,
-    int(opt.iterations.numpy()),
+  return (
+    var.numpy(),
+    opt.slots[0].numpy(),
+    ema.shadows[0].numpy(),
+    (
+      slots_before,
+      int(opt.iterations.numpy()),
+    ),
   )
 
 

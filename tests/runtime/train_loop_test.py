@@ -31,8 +31,12 @@ def _mlp():
   # between 1x8 and 2x4, and this test is about the gradient arithmetic.
   keras.utils.set_random_seed(1)
   return keras.Sequential(
-    [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(16,
-     activation='relu'), keras.layers.Dense(3)]
+    [
+      keras.Input((8, 8, 1)),
+      keras.layers.Flatten(),
+      keras.layers.Dense(16, activation='relu'),
+      keras.layers.Dense(3),
+    ]
   )
 
 
@@ -65,9 +69,7 @@ class TrainLoopTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.parameters('ce', 'gce')
   def test_one_device_8_equals_mirrored_2x4(self, loss):
     one = _train(tf.distribute.OneDeviceStrategy('/cpu:0'), _mlp, loss=loss)
-    two = _train(
-      devices.cpu_mirrored_strategy(2), _mlp, loss=loss
-    )
+    two = _train(devices.cpu_mirrored_strategy(2), _mlp, loss=loss)
     for a, b in zip(one[0].trainable_variables, two[0].trainable_variables):
       self.assertAllClose(a.numpy(), b.numpy(), atol=1e-5)
     for a, b in zip(one[2].shadows, two[2].shadows):
