@@ -78,7 +78,7 @@ class DataConfig:
   noise_type: NoiseType = NoiseType.UNIFORM
   noise_ratio: float = 0.8
   noisy_labels_file: str = ''
-  probe_per_class: int = 10
+  probe_per_class: int = 5
   probe_hold_ratio: float = 0.0
   image_size: int = 0
   aug_type: AugType = AugType.RANDAUG

@@ -53,11 +53,8 @@ def _main(cfg: config_lib.Config) -> dict:
   train_split = (
     data.probe if method == config_lib.Method.PROBE_ONLY else data.train
   )
-  if len(train_split) < run.batch_size:
-    raise UserError(
-      f'the training set has {len(train_split)} examples, fewer than '
-      f'--batch_size={run.batch_size}; lower --batch_size.'
-    )
+  if not len(train_split):
+    raise UserError(f'the training set of --dataset={cfg.data.dataset} is empty.')
   with strategy.scope():
     network = build_network(
       cfg.model.network_name,

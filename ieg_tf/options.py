@@ -49,7 +49,7 @@ flags.DEFINE_string(
 )
 flags.DEFINE_integer(
   'probe_per_class',
-  10,
+  5,
   'Clean probe (trusted) images per class, held out of train.',
   lower_bound=0,
 )

@@ -93,6 +93,9 @@ startup=(
   --max_idle_secs=900
 )
 
+# Bazel's summary has one line per test target; keep a copy to count them.
+log="$(mktemp)"
+trap 'rm -f "${log}"' EXIT
 status=0
 bazel "${startup[@]}" test \
   "--python_path=${python}" \
@@ -102,9 +105,14 @@ bazel "${startup[@]}" test \
   --noshow_progress \
   --color=no \
   --curses=no \
-  "${args[@]}" < /dev/null || status=$?
+  "${args[@]}" < /dev/null 2>&1 | tee "${log}" || status="${PIPESTATUS[0]}"
 
 if [[ "${CI:-}" == true ]]; then
   bazel "${startup[@]}" shutdown < /dev/null || true
 fi
+# A plain closing line that CI and people can read without knowing Bazel.
+passed="$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "${log}" || true)"
+failed="$(grep -cE '^//[^ ]+ +.*(FAILED|TIMEOUT|FLAKY|INCOMPLETE|NO STATUS)' \
+  "${log}" || true)"
+echo "bazel: ${passed} passed, ${failed} failed"
 exit "${status}"

@@ -3,6 +3,7 @@
 import os
 
 import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
 
 from ieg_tf.runtime import summaries
 from tests.e2e import cli_runner
@@ -35,7 +36,17 @@ class MainDigitsTest(tf.test.TestCase):
       self.assertGreater(r['eval/num_examples'], 100)
     train_rows = [r for r in rows if 'loss/total' in r]
     self.assertEqual([r['step'] for r in train_rows], [10, 20, 30, 40, 50, 60])
-    self.assertTrue(os.path.exists(os.path.join(workdir, 'tensorboard')))
+    # TensorBoard holds the same eval scalars (TF2 stores them as tensors).
+    acc = event_accumulator.EventAccumulator(
+      os.path.join(workdir, 'tensorboard'), size_guidance={'tensors': 0}
+    )
+    acc.Reload()
+    tb = acc.Tensors('eval/top1')
+    self.assertEqual([e.step for e in tb], [30, 60])
+    self.assertAllClose(
+      float(tf.make_ndarray(tb[-1].tensor_proto)), evals[-1]['eval/top1']
+    )
+    self.assertIn('train/lr', acc.Tags()['tensors'])
     self.assertNotEmpty(
       tf.io.gfile.glob(os.path.join(workdir, 'checkpoints', 'ckpt-60*'))
     )
