@@ -13,7 +13,7 @@
 #
 # Environment:
 #   VIRTUAL_ENV          the virtualenv whose python runs the tests.
-#   PYTHON               an explicit interpreter instead (wins over VIRTUAL_ENV).
+#   PYTHON               an explicit interpreter (wins over VIRTUAL_ENV).
 #   IEG_TF_SHARED_DATA   real data folder; default <repo>/../shared/data.
 #   IEG_TF_BAZEL_ROOT    Bazel's output root; default /tmp/ieg_tf_bazel.
 #   CI                   when "true", the Bazel server is stopped at the end.
@@ -29,7 +29,7 @@ die() {
 }
 
 install_bazel() {
-  echo 'bazel_test.sh: bazel not found; installing bazel-bootstrap with apt-get.'
+  echo 'bazel_test.sh: no bazel; installing bazel-bootstrap with apt-get.'
   local sudo=()
   if [[ "$(id -u)" != 0 ]]; then
     command -v sudo > /dev/null ||
@@ -39,9 +39,9 @@ install_bazel() {
   local log
   log="$(mktemp)"
   # A fresh machine has no package lists yet, so update before installing.
-  if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      --no-install-recommends bazel-bootstrap; } < /dev/null > "${log}" 2>&1; then
+  local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -qq)
+  if ! { "${apt[@]}" update && "${apt[@]}" install -y --no-install-recommends \
+    bazel-bootstrap; } < /dev/null > "${log}" 2>&1; then
     cat "${log}" >&2
     die 'installing bazel-bootstrap with apt-get failed (log above).'
   fi
@@ -68,7 +68,21 @@ sys.exit(u.find_spec("tensorflow") is None)' ||
 output_root="${IEG_TF_BAZEL_ROOT:-/tmp/ieg_tf_bazel}"
 mkdir -p "${output_root}"
 
-test_env=(--test_env=TF_CPP_MIN_LOG_LEVEL=2)
+# Bazel 4's launcher for py_test starts with `#!/usr/bin/env python` and only
+# then runs --python_path; Debian has no `python`, and .bazelrc fixes the
+# tests' PATH (strict action env). So tests get a PATH whose first entry holds
+# a `python` that is the chosen interpreter (one folder per interpreter, so
+# clones sharing the output root never overwrite each other's).
+python_key="$(printf %s "${python}" | md5sum | cut -c1-12)"
+shim_dir="${output_root}/python_shim/${python_key}"
+mkdir -p "${shim_dir}"
+printf '#!/bin/sh\nexec %q "$@"\n' "${python}" > "${shim_dir}/python"
+chmod +x "${shim_dir}/python"
+
+test_env=(
+  "--test_env=PATH=${shim_dir}:/usr/local/bin:/usr/bin:/bin"
+  --test_env=TF_CPP_MIN_LOG_LEVEL=2
+)
 # Tests find the real data through this variable: ../shared/data does not
 # exist inside Bazel's sandbox. Without it they skip the real-data cases.
 shared_data="${IEG_TF_SHARED_DATA:-${repo_root}/../shared/data}"
@@ -89,7 +103,7 @@ ${has_target} || args+=(//...)
 
 startup=(
   "--output_user_root=${output_root}"
-  # An idle server holds ~0.5 GB; let it go soon after a run.
+  # An idle server holds ~300 MB; let it go soon after a run.
   --max_idle_secs=900
 )
 

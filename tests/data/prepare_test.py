@@ -14,7 +14,10 @@ from ieg_tf.data import sources
 from ieg_tf.errors import UserError
 
 _DIGITS = config.DataConfig(
-  dataset='digits', noise_type=config.NoiseType.UNIFORM, noise_ratio=0.6
+  dataset='digits',
+  noise_type=config.NoiseType.UNIFORM,
+  noise_ratio=0.6,
+  probe_per_class=10,
 )
 
 
