@@ -54,7 +54,9 @@ def _main(cfg: config_lib.Config) -> dict:
     data.probe if method == config_lib.Method.PROBE_ONLY else data.train
   )
   if not len(train_split):
-    raise UserError(f'the training set of --dataset={cfg.data.dataset} is empty.')
+    raise UserError(
+      f'the training set of --dataset={cfg.data.dataset} is empty.'
+    )
   with strategy.scope():
     network = build_network(
       cfg.model.network_name,
