@@ -83,6 +83,13 @@ class DataConfig:
   image_size: int = 0
   aug_type: AugType = AugType.RANDAUG
   seed: int = 12345
+  # CIFAR-N label set (aggre, random1, random2, random3, worst; noisy100 for
+  # cifar100n); '' = the source's default.
+  cifarn_labels: str = ''
+  # ImageNet ILSVRC2012 folder for webvision_mini (probe source and 2nd eval).
+  imagenet_dir: str = ''
+  # Corrupt / unreadable images skipped (and counted) before the run stops.
+  max_bad_examples: int = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +138,12 @@ class MethodConfig:
   unsup_rampup_steps: int = 500
   label_temperature: float = 0.5
   num_views: int = 2
+  # 'ieg': the reference's per-example uniform mix weights; 'beta': a true
+  # Beta(alpha, alpha) draw (see ieg_tf/meta/mixup.py).
+  mixup_mode: str = 'ieg'
+  mixup_alpha: float = 0.75
+  mwnet_hidden_units: int = 100
+  mwnet_learning_rate: float = 1e-3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,6 +181,41 @@ class RunConfig:
   mode: Mode = Mode.TRAIN
   deterministic: bool = False
   jit_compile: bool = False
+  # Encoder weights to start from (a pretrain checkpoint or a train one).
+  init_checkpoint: str = ''
+  # Skip (count) steps with non-finite loss/gradients instead of stopping.
+  skip_nonfinite: bool = False
+  # Steps over which per-example weights / relabel decisions are averaged
+  # for the label-noise report.
+  report_window_steps: int = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig:
+  """Contrastive (SimCLR / C2D) stage on the training images, no labels.
+
+  Attributes:
+    pretrain_steps: contrastive steps; 0 skips the stage in --mode=train.
+    batch_size: GLOBAL contrastive batch (pairs); 0 = RunConfig.batch_size.
+    learning_rate: LARS peak LR for the global batch.
+    weight_decay: LARS weight decay (BN and biases excluded).
+    warmup_steps: linear warmup before the cosine decay.
+    temperature: NT-Xent temperature tau.
+    proj_head_layers: MLP layers of the projection head (>= 1).
+    proj_dim: output width of the projection head.
+    linear_probe_examples: labeled train examples for the linear-probe
+      diagnostic (0 disables it).
+  """
+
+  pretrain_steps: int = 0
+  batch_size: int = 0
+  learning_rate: float = 1.0
+  weight_decay: float = 1e-6
+  warmup_steps: int = 0
+  temperature: float = 0.5
+  proj_head_layers: int = 2
+  proj_dim: int = 128
+  linear_probe_examples: int = 5000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +225,7 @@ class Config:
   optim: OptimConfig = OptimConfig()
   method: MethodConfig = MethodConfig()
   run: RunConfig = RunConfig()
+  pretrain: PretrainConfig = PretrainConfig()
 
 
 def default_config() -> Config:

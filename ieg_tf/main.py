@@ -11,6 +11,7 @@ import sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 
 from ieg_tf import config as config_lib  # noqa: E402
@@ -64,6 +65,10 @@ def _main(cfg: config_lib.Config) -> dict:
       data.image_shape,
       weight_decay=cfg.model.weight_decay,
     )
+  if run.mode == config_lib.Mode.PRETRAIN:
+    from ieg_tf.pretrain import stage as pretrain_stage
+
+    return pretrain_stage.run_pretrain(cfg, strategy, data, network)
   ctx = StepContext(
     forward=network.model.stateless_call,
     global_batch=run.batch_size,
@@ -76,15 +81,27 @@ def _main(cfg: config_lib.Config) -> dict:
       and method != config_lib.Method.PROBE_ONLY
     ),
   )
-  step_impl = methods.build_step(cfg.method, ctx)
-  state = trainer.TrainState(cfg, strategy, network, len(train_split))
+  with strategy.scope():
+    # In the scope: a step may own variables (the Meta-Weight-Net).
+    step_impl = methods.build_step(cfg.method, ctx)
+  state = trainer.TrainState(
+    cfg, strategy, network, len(train_split), step_impl
+  )
   if run.mode == config_lib.Mode.EVAL:
     return trainer.evaluate_only(cfg, strategy, data, state)
-  if run.mode != config_lib.Mode.TRAIN:
-    raise UserError(
-      f'--mode={run.mode.value} is not available yet in this version; '
-      'use train or eval.'
-    )
+  if run.mode == config_lib.Mode.REPORT:
+    from ieg_tf.eval import label_report
+
+    return label_report.run_report(cfg, strategy, data, state)
+  if run.mode == config_lib.Mode.EXPORT:
+    from ieg_tf.runtime import export
+
+    return export.run_export(cfg, strategy, data, state)
+  from ieg_tf.pretrain import stage as pretrain_stage
+
+  # Pre-training (--pretrain_steps) or --init_checkpoint, unless a training
+  # checkpoint already exists (then training resumes from it).
+  pretrain_stage.maybe_initialize(cfg, strategy, data, state)
   return trainer.train(cfg, strategy, data, train_split, state, step_impl)
 
 
@@ -96,14 +113,21 @@ def main(argv):
     result = _main(cfg)
   except UserError as e:
     _fail(str(e))
-  print(
-    f'final: step={cfg.run.train_steps if cfg.run.mode.value == "train" else "-"} '
-    f'method={cfg.method.method.value} dataset={cfg.data.dataset} '
-    f'eval/top1={result["eval/top1"]:.4f} '
-    f'eval/top1_raw={result["eval/top1_raw"]:.4f} '
-    f'eval/top5={result["eval/top5"]:.4f}',
-    flush=True,
-  )
+  if 'eval/top1' in result:
+    print(
+      f'final: step={result.get("step", "-")} '
+      f'method={cfg.method.method.value} dataset={cfg.data.dataset} '
+      f'eval/top1={result["eval/top1"]:.4f} '
+      f'eval/top1_raw={result["eval/top1_raw"]:.4f} '
+      f'eval/top5={result["eval/top5"]:.4f}',
+      flush=True,
+    )
+  else:
+    summary = ' '.join(
+      f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}'
+      for k, v in sorted(result.items())
+    )
+    print(f'{cfg.run.mode.value}: {summary}', flush=True)
 
 
 def _fail(message: str):
@@ -112,9 +136,18 @@ def _fail(message: str):
   sys.exit(EXIT_USER_ERROR)
 
 
+def _parse_flags(argv):
+  """absl's parser, but a bad flag is one `ieg_tf: error:` line (exit 2)."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    message = str(e).replace('ERROR:: ', '')
+    _fail(f'{message}; see --helpfull for the flag reference.')
+
+
 def run():
   """Console-script entry point."""
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)
 
 
 if __name__ == '__main__':

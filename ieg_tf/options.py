@@ -74,6 +74,24 @@ flags.DEFINE_enum(
   'Strong augmentation of the consistency view.',
 )
 flags.DEFINE_integer('seed', 12345, 'Seeds noise, probe, shuffles, views.')
+flags.DEFINE_string(
+  'cifarn_labels',
+  '',
+  'CIFAR-N label set: aggre, random1, random2, random3, worst (cifar10n) or '
+  'noisy100 (cifar100n); empty = worst / noisy100.',
+)
+flags.DEFINE_string(
+  'imagenet_dir',
+  '',
+  'ILSVRC2012 folder for webvision_mini: clean probe images and the second '
+  'evaluation (ImageNet val, first 50 classes).',
+)
+flags.DEFINE_integer(
+  'max_bad_examples',
+  10,
+  'Corrupt or unreadable images skipped (and counted) before the run stops.',
+  lower_bound=0,
+)
 
 # --- model / optimization ---------------------------------------------------
 flags.DEFINE_enum(
@@ -152,6 +170,80 @@ flags.DEFINE_integer(
   'the digits demo to uniform predictions; see README).',
   lower_bound=0,
 )
+flags.DEFINE_integer(
+  'num_views',
+  2,
+  'Views averaged into the pseudo-label (1 weak + K-1 strong).',
+  lower_bound=1,
+)
+flags.DEFINE_float(
+  'label_temperature',
+  0.5,
+  'Sharpening temperature T of the pseudo-label.',
+  lower_bound=1e-3,
+  upper_bound=1.0,
+)
+flags.DEFINE_enum(
+  'mixup_mode',
+  'ieg',
+  ['ieg', 'beta'],
+  'MixUp coefficients: ieg = the reference (per-example uniform draw); '
+  'beta = a true Beta(alpha, alpha) draw.',
+)
+flags.DEFINE_float(
+  'mixup_alpha', 0.75, 'Beta alpha for --mixup_mode=beta.', lower_bound=1e-3
+)
+flags.DEFINE_integer(
+  'mwnet_hidden_units', 100, 'Meta-Weight-Net hidden width.', lower_bound=1
+)
+flags.DEFINE_float(
+  'mwnet_learning_rate',
+  1e-3,
+  'Meta-Weight-Net learning rate.',
+  lower_bound=0.0,
+)
+
+# --- contrastive pre-training (C2D) -----------------------------------------
+flags.DEFINE_integer(
+  'pretrain_steps',
+  0,
+  'SimCLR steps on the train images before the method (mode=train) or '
+  'alone (mode=pretrain); 0 = none.',
+  lower_bound=0,
+)
+flags.DEFINE_string(
+  'init_checkpoint',
+  '',
+  'Start the encoder from this checkpoint (file prefix or directory).',
+)
+flags.DEFINE_integer(
+  'pretrain_batch_size',
+  0,
+  'GLOBAL contrastive batch; 0 = --batch_size.',
+  lower_bound=0,
+)
+flags.DEFINE_float(
+  'pretrain_learning_rate', 1.0, 'LARS peak LR.', lower_bound=0.0
+)
+flags.DEFINE_float(
+  'pretrain_weight_decay', 1e-6, 'LARS weight decay.', lower_bound=0.0
+)
+flags.DEFINE_integer(
+  'pretrain_warmup_steps', 0, 'LARS warmup steps.', lower_bound=0
+)
+flags.DEFINE_float(
+  'pretrain_temperature', 0.5, 'NT-Xent temperature.', lower_bound=1e-3
+)
+flags.DEFINE_integer(
+  'proj_head_layers', 2, 'Projection head MLP layers.', lower_bound=1
+)
+flags.DEFINE_integer('proj_dim', 128, 'Projection output width.', lower_bound=1)
+flags.DEFINE_integer(
+  'linear_probe_examples',
+  5000,
+  'Labeled examples for the linear-probe diagnostic; 0 = off.',
+  lower_bound=0,
+)
 
 # --- run --------------------------------------------------------------------
 flags.DEFINE_enum(
@@ -179,6 +271,12 @@ flags.DEFINE_integer(
 flags.DEFINE_integer(
   'log_every_steps', 50, 'Train metrics every N steps.', lower_bound=1
 )
+flags.DEFINE_integer(
+  'checkpoint_every_steps',
+  0,
+  'Checkpoint every N steps; 0 = at every evaluation.',
+  lower_bound=0,
+)
 flags.DEFINE_integer('keep_checkpoints', 3, 'Checkpoints kept.', lower_bound=1)
 flags.DEFINE_string('workdir', '/tmp/ieg_tf', 'Run directory.')
 flags.DEFINE_enum(
@@ -189,6 +287,18 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_bool('deterministic', False, 'Op determinism + seeded input.')
 flags.DEFINE_bool('jit_compile', False, 'XLA-compile the train step.')
+flags.DEFINE_bool(
+  'skip_nonfinite',
+  False,
+  'Skip and count steps with non-finite loss or gradients instead of '
+  'stopping the run.',
+)
+flags.DEFINE_integer(
+  'report_window_steps',
+  200,
+  'Label report: average weights / relabel decisions over the last N steps.',
+  lower_bound=1,
+)
 
 FLAGS = flags.FLAGS
 
@@ -255,6 +365,9 @@ def config_from_flags() -> config_lib.Config:
     image_size=FLAGS.image_size,
     aug_type=_D.AugType(FLAGS.aug_type),
     seed=FLAGS.seed,
+    cifarn_labels=FLAGS.cifarn_labels,
+    imagenet_dir=FLAGS.imagenet_dir,
+    max_bad_examples=FLAGS.max_bad_examples,
   )
   model = _D.ModelConfig(
     network_name=FLAGS.network_name, weight_decay=FLAGS.weight_decay
@@ -277,6 +390,12 @@ def config_from_flags() -> config_lib.Config:
     consistency_factor=FLAGS.consistency_factor,
     grad_eps_init=FLAGS.grad_eps_init,
     unsup_rampup_steps=FLAGS.unsup_rampup_steps,
+    label_temperature=FLAGS.label_temperature,
+    num_views=FLAGS.num_views,
+    mixup_mode=FLAGS.mixup_mode,
+    mixup_alpha=FLAGS.mixup_alpha,
+    mwnet_hidden_units=FLAGS.mwnet_hidden_units,
+    mwnet_learning_rate=FLAGS.mwnet_learning_rate,
   )
   run = _D.RunConfig(
     strategy=_D.StrategyName(FLAGS.strategy),
@@ -287,13 +406,35 @@ def config_from_flags() -> config_lib.Config:
     eval_every_steps=FLAGS.eval_every_steps,
     steps_per_loop=FLAGS.steps_per_loop,
     log_every_steps=FLAGS.log_every_steps,
+    checkpoint_every_steps=FLAGS.checkpoint_every_steps,
     keep_checkpoints=FLAGS.keep_checkpoints,
     workdir=FLAGS.workdir,
     mode=_D.Mode(FLAGS.mode),
     deterministic=FLAGS.deterministic,
     jit_compile=FLAGS.jit_compile,
+    init_checkpoint=FLAGS.init_checkpoint,
+    skip_nonfinite=FLAGS.skip_nonfinite,
+    report_window_steps=FLAGS.report_window_steps,
   )
-  return _D.Config(data=data, model=model, optim=optim, method=meth, run=run)
+  pretrain = _D.PretrainConfig(
+    pretrain_steps=FLAGS.pretrain_steps,
+    batch_size=FLAGS.pretrain_batch_size or FLAGS.batch_size,
+    learning_rate=FLAGS.pretrain_learning_rate,
+    weight_decay=FLAGS.pretrain_weight_decay,
+    warmup_steps=FLAGS.pretrain_warmup_steps,
+    temperature=FLAGS.pretrain_temperature,
+    proj_head_layers=FLAGS.proj_head_layers,
+    proj_dim=FLAGS.proj_dim,
+    linear_probe_examples=FLAGS.linear_probe_examples,
+  )
+  return _D.Config(
+    data=data,
+    model=model,
+    optim=optim,
+    method=meth,
+    run=run,
+    pretrain=pretrain,
+  )
 
 
 def flags_file_text() -> str:

@@ -126,13 +126,20 @@ class Split:
   def to_dataset(self) -> tf.data.Dataset:
     """An unshuffled tf.data.Dataset of one dict per example (host, tf.data).
 
-    Keys: `image` uint8 [H, W, C], `label` int32 [], `id` int64 [], and, when
+    Keys: `image` uint8 [H, W, C], `label` int32 [], `id` int64 [], `index`
+    int32 [] (row in this split), and, when
     `clean_labels` is known, `clean_label` int32 [] and `is_noisy` bool []
     (label != clean_label). File images are read, decoded to C channels and,
     when their size differs from `image_shape`, resized (bilinear, antialiased)
     and rounded back to uint8.
     """
-    columns = {'label': self.labels, 'id': self.ids}
+    # `index` (row in this split, int32) lets per-example training
+    # statistics live in dense tables (label report) without an id lookup.
+    columns = {
+      'label': self.labels,
+      'id': self.ids,
+      'index': np.arange(len(self.labels), dtype=np.int32),
+    }
     if self.clean_labels is not None:
       columns['clean_label'] = self.clean_labels
       columns['is_noisy'] = self.labels != self.clean_labels

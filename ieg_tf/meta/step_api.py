@@ -49,11 +49,20 @@ class StepOutput(NamedTuple):
     new_non_trainable: updated BatchNorm statistics from the weak-view pass.
     metrics: dict name -> float32 scalar, per-replica means (the runtime
       averages them over replicas and steps).
+    per_example: dict name -> float32 [B_replica] per-example statistics
+      (e.g. 'weight', 'relabel') plus 'index' int32 [B_replica], the rows of
+      the train split; the runtime accumulates them for the label report.
+      Empty for methods without per-example statistics.
+    extra_grads: gradients for the step's own variables
+      (`step.extra_variables`, e.g. the Meta-Weight-Net), this replica's share
+      (SUMMED over replicas like `grads`); empty when it has none.
   """
 
   grads: list
   new_non_trainable: list
   metrics: dict
+  per_example: dict = {}
+  extra_grads: list = []
 
 
 def rampup(step: tf.Tensor, rampup_steps: int) -> tf.Tensor:

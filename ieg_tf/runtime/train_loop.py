@@ -24,6 +24,8 @@ def make_train_loop(
   *,
   seed: int,
   jit_compile: bool,
+  extra_optimizer: MomentumOptimizer | None = None,
+  example_stats=None,
 ) -> Callable:
   """Builds `loop(iterator, num_steps) -> {metric: float32 scalar}`.
 
@@ -35,6 +37,12 @@ def make_train_loop(
     step_impl: a method step with `compute(...)` and `metric_names`.
     seed: run seed; each step and replica derives its own from it.
     jit_compile: XLA-compile the per-replica compute.
+    extra_optimizer: optimizer of the step's own variables
+      (`step_impl.extra_variables`, e.g. the Meta-Weight-Net); their values
+      reach `compute` as the keyword `extra` and their gradients come back as
+      `StepOutput.extra_grads`.
+    example_stats: accumulator of `StepOutput.per_example` for the label
+      report (`ieg_tf/runtime/example_stats.py`), or None.
 
   Returns:
     A tf.function taking a distributed iterator and an int32 scalar tensor
@@ -59,6 +67,11 @@ def make_train_loop(
         + tf.cast(ctx.replica_id_in_sync_group, tf.int64),
       ]
     )
+    kwargs = {}
+    if extra_optimizer is not None:
+      kwargs['extra'] = [
+        tf.convert_to_tensor(v) for v in step_impl.extra_variables
+      ]
     out = compute(
       params,
       non_trainable,
@@ -66,7 +79,12 @@ def make_train_loop(
       batch,
       step_seed,
       tf.identity(optimizer.iterations),
+      **kwargs,
     )
+    if example_stats is not None and out.per_example:
+      example_stats.update(optimizer.iterations, out.per_example)
+    if extra_optimizer is not None:
+      extra_optimizer.apply_gradients(out.extra_grads)
     new_stats = list(out.new_non_trainable)
     if new_stats:
       # Replicas saw different batches; averaging keeps every copy of the

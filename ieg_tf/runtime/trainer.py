@@ -36,9 +36,23 @@ class TrainState:
   """Model, optimizer and EMA created in the strategy scope, plus checkpoints."""
 
   def __init__(
-    self, cfg: config_lib.Config, strategy, network, train_size: int
+    self,
+    cfg: config_lib.Config,
+    strategy,
+    network,
+    train_size: int,
+    step_impl=None,
   ):
+    """Args:
+    cfg: the run's config.
+    strategy: variables are created in its scope.
+    network: `ieg_tf.models.registry.Network`.
+    train_size: examples in the split trained on (epoch length, report).
+    step_impl: the method's step; its `extra_variables` (if any) get their
+      own optimizer, its `per_example_names` (if any) an ExampleStats table.
+    """
     self.network = network
+    self.step_impl = step_impl
     model = network.model
     global_batch = cfg.run.batch_size
     first = cfg.optim.first_decay_steps or max(1, train_size // global_batch)
@@ -56,9 +70,36 @@ class TrainState:
       self.ema = None
       if o.ema_decay > 0:
         self.ema = WeightEMA(model.trainable_variables, o.ema_decay)
+      extra = list(getattr(step_impl, 'extra_variables', ()))
+      self.extra_optimizer = None
+      if extra:
+        extra_lr = float(step_impl.extra_learning_rate)
+        self.extra_optimizer = MomentumOptimizer(
+          extra,
+          lambda step: tf.constant(extra_lr, tf.float32),
+          o.momentum,
+          name='extra_momentum',
+        )
+      self.example_stats = None
+      names = tuple(getattr(step_impl, 'per_example_names', ()))
+      if names:
+        from ieg_tf.runtime.example_stats import ExampleStats
+
+        self.example_stats = ExampleStats(
+          train_size,
+          names,
+          window_start_step=max(
+            0, cfg.run.train_steps - cfg.run.report_window_steps
+          ),
+        )
     trackables = {'model': model, 'optimizer': self.optimizer}
     if self.ema is not None:
       trackables['ema'] = self.ema
+    if self.extra_optimizer is not None:
+      trackables['extra_variables'] = extra
+      trackables['extra_optimizer'] = self.extra_optimizer
+    if self.example_stats is not None:
+      trackables['example_stats'] = self.example_stats
     self.checkpointer = checkpoints.Checkpointer(
       cfg.run.workdir,
       is_chief=is_chief(strategy),
@@ -128,6 +169,8 @@ def train(
     step_impl,
     seed=cfg.data.seed,
     jit_compile=run.jit_compile,
+    extra_optimizer=state.extra_optimizer,
+    example_stats=state.example_stats,
   )
   evaluator = Evaluator(
     strategy, state.network.model, state.ema, data.test, run.eval_batch_size
@@ -174,7 +217,7 @@ def train(
   if not result:  # Nothing left to train: report the restored model.
     result = evaluator.evaluate()
   writer.close()
-  return result
+  return dict(result, step=state.step)
 
 
 def evaluate_only(cfg, strategy, data: PreparedData, state: TrainState) -> dict:
@@ -195,4 +238,4 @@ def evaluate_only(cfg, strategy, data: PreparedData, state: TrainState) -> dict:
   writer = summaries.MetricsWriter(cfg.run.workdir, is_chief(strategy))
   writer.write(state.step, dict(result, mode='eval'))
   writer.close()
-  return result
+  return dict(result, step=state.step)

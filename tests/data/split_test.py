@@ -70,7 +70,7 @@ class SplitTest(tf.test.TestCase):
     rows = list(split.to_dataset().as_numpy_iterator())
     self.assertLen(rows, 6)
     self.assertEqual(
-      set(rows[0]), {'image', 'label', 'id', 'clean_label', 'is_noisy'}
+      set(rows[0]), {'image', 'label', 'id', 'index', 'clean_label', 'is_noisy'}
     )
     spec = split.to_dataset().element_spec
     self.assertEqual(spec['image'].dtype, tf.uint8)
@@ -88,7 +88,7 @@ class SplitTest(tf.test.TestCase):
 
   def test_to_dataset_without_clean_labels(self):
     spec = _memory_split(clean=False).to_dataset().element_spec
-    self.assertEqual(set(spec), {'image', 'label', 'id'})
+    self.assertEqual(set(spec), {'image', 'label', 'id', 'index'})
 
   def test_to_dataset_from_files(self):
     tmp = self.get_temp_dir()
@@ -114,7 +114,7 @@ class SplitTest(tf.test.TestCase):
     )
     ds = split.to_dataset()
     self.assertEqual(ds.element_spec['image'].shape, (6, 7, 3))
-    self.assertEqual(set(ds.element_spec), {'image', 'label', 'id'})
+    self.assertEqual(set(ds.element_spec), {'image', 'label', 'id', 'index'})
     rows = list(ds.as_numpy_iterator())
     self.assertAllEqual(rows[0]['image'], exact)
     self.assertAllEqual(rows[1]['image'], np.full((6, 7, 3), 77))
