@@ -29,6 +29,16 @@ class Method(str, enum.Enum):
 # Methods that re-weight with a look-ahead step on the probe set.
 META_METHODS = (Method.L2R, Method.IEG, Method.MWNET)
 
+# Datasets whose labels are already noisy (web / crowd): no synthetic noise
+# unless a flag asks for it.
+REAL_NOISE_DATASETS = (
+  'webvision_mini',
+  'clothing1m',
+  'food101n',
+  'cifar10n',
+  'cifar100n',
+)
+
 
 class StrategyName(str, enum.Enum):
   CPU = 'cpu'

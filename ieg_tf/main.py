@@ -23,6 +23,7 @@ EXIT_USER_ERROR = 2
 
 def _main(cfg: config_lib.Config) -> dict:
   # Heavy imports after flag parsing so `--help` and flag errors are fast.
+  import keras
   import tensorflow as tf
 
   from ieg_tf.data.prepare import prepare_data
@@ -34,11 +35,12 @@ def _main(cfg: config_lib.Config) -> dict:
 
   run = cfg.run
   workdir.prepare(run.workdir)
-  if run.mode == config_lib.Mode.TRAIN:
-    workdir.write_text(run.workdir, 'flags.cfg', options.flags_file_text())
   if run.deterministic:
     tf.config.experimental.enable_op_determinism()
   strategy = strategy_lib.make_strategy(run)
+  # Only the chief writes: workers sharing a workdir would race on the file.
+  if run.mode == config_lib.Mode.TRAIN and strategy.extended.should_checkpoint:
+    workdir.write_text(run.workdir, 'flags.cfg', options.flags_file_text())
   replicas = strategy.num_replicas_in_sync
   for name, batch in (
     ('batch_size', run.batch_size),
@@ -58,6 +60,9 @@ def _main(cfg: config_lib.Config) -> dict:
     raise UserError(
       f'the training set of --dataset={cfg.data.dataset} is empty.'
     )
+  # Seeded weight init: the same command starts from the same weights (what
+  # --deterministic resume and every comparison between runs rely on).
+  keras.utils.set_random_seed(cfg.data.seed)
   with strategy.scope():
     network = build_network(
       cfg.model.network_name,

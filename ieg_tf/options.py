@@ -29,8 +29,8 @@ flags.DEFINE_enum(
   'noise_type',
   None,
   [t.value for t in _D.NoiseType],
-  'Synthetic label noise on the train split (default: uniform, or what the '
-  '--dataset shorthand says). uniform: with prob r a label drawn from ALL '
+  'Synthetic label noise on the train split (default: uniform, none for '
+  'real-noise datasets, or what the --dataset shorthand says). uniform: with prob r a label drawn from ALL '
   'classes; flip: from the OTHER classes; asymmetric: class map.',
 )
 flags.DEFINE_float(
@@ -339,7 +339,11 @@ def config_from_flags() -> config_lib.Config:
   if FLAGS.noise_ratio is not None:
     ratio = FLAGS.noise_ratio
   if noise is None:
-    noise = _D.NoiseType.UNIFORM
+    noise = (
+      _D.NoiseType.NONE
+      if name in _D.REAL_NOISE_DATASETS
+      else _D.NoiseType.UNIFORM
+    )
   if ratio is None:
     ratio = 0.8
   probe_per_class = FLAGS.probe_per_class

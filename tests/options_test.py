@@ -52,6 +52,14 @@ class OptionsTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(cfg.data.noise_ratio, 0.8)
     self.assertEqual(cfg.run.eval_batch_size, cfg.run.batch_size)
 
+  @parameterized.parameters(*config_lib.REAL_NOISE_DATASETS)
+  def test_real_noise_datasets_get_no_synthetic_noise(self, name):
+    self.assertEqual(
+      _parse(f'--dataset={name}').data.noise_type, config_lib.NoiseType.NONE
+    )
+    cfg = _parse(f'--dataset={name}', '--noise_type=flip')
+    self.assertEqual(cfg.data.noise_type, config_lib.NoiseType.FLIP)
+
   def test_explicit_noise_flags_override_shorthand(self):
     cfg = _parse(
       '--dataset=cifar10_uniform_0.8', '--noise_ratio=0.2', '--noise_type=flip'

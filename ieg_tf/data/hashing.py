@@ -32,6 +32,7 @@ class Stream(enum.IntEnum):
   PROBE = 3  # Order in which examples are taken into the probe.
   DIGITS_TEST = 4  # Train/test split of the `digits` source.
   FOLDER_TEST = 5  # Test hold-out of a `folder` source without test/.
+  RECORD_ORDER = 6  # Order of examples in converted TFRecord shards.
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

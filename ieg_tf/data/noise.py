@@ -55,6 +55,25 @@ def _cifar100_map() -> dict[int, int]:
   return mapping
 
 
+def map_name_for(dataset: str, names=None) -> str:
+  """The table an asymmetric map is looked up under.
+
+  An image folder (or any source without its own table) whose class names
+  are exactly CIFAR-10's, in label order, uses the CIFAR-10 table: that is how
+  the CIFAR-10 JPEG folder gets the standard asymmetric noise.
+
+  Args:
+    dataset: source name.
+    names: the source's class names in label order, or None.
+
+  Returns:
+    The dataset name to pass to `asymmetric_map`.
+  """
+  if names is not None and tuple(names) == tuple(class_names.CIFAR10):
+    return 'cifar10'
+  return dataset
+
+
 def asymmetric_map(dataset: str, num_classes: int) -> np.ndarray:
   """The class -> noisy class table of asymmetric noise for `dataset`.
 
@@ -160,6 +179,7 @@ def apply_noise(
   ratio: float,
   seed: int,
   dataset: str,
+  names=None,
 ) -> np.ndarray:
   """Corrupts labels, deterministically from (seed, id).
 
@@ -174,6 +194,8 @@ def apply_noise(
     ratio: r in [0, 1], the probability an example is selected for corruption.
     seed: noise seed.
     dataset: source name; picks the asymmetric map.
+    names: class names in label order (optional); a folder with CIFAR-10's
+      names gets the CIFAR-10 map (`map_name_for`).
 
   Returns:
     int32 [N] noisy labels; entry i depends only on (seed, ids[i], labels[i]).
@@ -200,5 +222,5 @@ def apply_noise(
     )
     new = (labels + offset) % num_classes
   else:
-    new = asymmetric_map(dataset, num_classes)[labels]
+    new = asymmetric_map(map_name_for(dataset, names), num_classes)[labels]
   return np.where(selected, new, labels).astype(np.int32)

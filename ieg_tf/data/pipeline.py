@@ -11,9 +11,15 @@ Batch contract (DESIGN.md):
   meta:   {'train': <train>, 'probe': {'image', 'label'}}
   eval:   {'image', 'label', 'mask'}
 
-Randomness: augmentation draws from a per-element seed [2] that comes from a
-seeded `tf.data.Dataset.random`, so a fixed `seed` gives the same stream of
-views and the iterator state (a checkpointable tf.data object) resumes it.
+Randomness and resume: the train stream is a pure function of (seed, step).
+Element k of a pipeline's stream (k counts from 0 at step 0) is row
+`index_shuffle(k mod n, seed=(seed, k div n))` of the pipeline's shard, so
+every epoch is a fresh permutation computed without a shuffle buffer, and the
+view seed of element k is the stateless pair (seed, k). A run restarted at
+step s builds its stream from k = s * examples-per-step: nothing about the
+iterator needs to be saved. (TF 2.21's `tf.distribute` iterators cannot be put
+in a `tf.train.Checkpoint`, and a saved tf.data shuffle buffer would hold
+tens of thousands of images; see README "Deterministic resume".)
 """
 
 import dataclasses
@@ -22,11 +28,17 @@ from typing import Callable
 import tensorflow as tf
 
 from ieg_tf.augment import views
+from ieg_tf.data import record_stream
 from ieg_tf.data.split import Split
 
 # Horizontal flips change the meaning of digits.
 _NO_FLIP_DATASETS = ('digits', 'mnist')
-_MAX_SHUFFLE_BUFFER = 50_000
+# First word of the permutation key (any constant; fixed forever, since
+# changing it changes every run's data order).
+_PERMUTATION_SALT = 0x1E6
+# Rows gathered per op from an in-memory split (any size gives the same
+# stream; larger amortizes the per-op cost).
+_GATHER_BLOCK = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +51,10 @@ class TrainInput:
     aug_type: strong augmentation ('randaug', 'autoaug', 'weak').
     with_probe: zip a probe batch of the same size (meta methods).
     flip: random horizontal flips in the views.
-    seed: seeds shuffling and augmentation.
+    seed: seeds the epoch permutations and the views.
+    start_step: the global step the stream starts at (a resumed run passes
+      its restored step and gets exactly the batches an uninterrupted run
+      would have seen from that step on).
   """
 
   global_batch: int
@@ -48,6 +63,7 @@ class TrainInput:
   with_probe: bool = False
   flip: bool = True
   seed: int = 0
+  start_step: int = 0
 
 
 def allows_flip(dataset_name: str) -> bool:
@@ -59,18 +75,85 @@ def _per_replica_batch(global_batch: int, ctx: tf.distribute.InputContext):
   return ctx.get_per_replica_batch_size(global_batch)
 
 
-def _with_seeds(ds: tf.data.Dataset, seed: int) -> tf.data.Dataset:
-  """Pairs each element with its own stateless-op seed int64 [2]."""
-  seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
+def shuffled_row(position, seed: int, shard: int, num_shards: int, size: int):
+  """Row of the split at stream `position` of one pipeline (tf.data / eager).
+
+  The pipeline's shard is rows shard, shard + num_shards, ... (`size` rows);
+  epoch e = position // size visits them in the permutation
+  index_shuffle(., seed=(seed, e)), so each epoch covers the shard once.
+
+  Args:
+    position: int64 scalar or [K], stream positions (>= 0).
+    seed: permutation seed of this pipeline.
+    shard: this pipeline's shard id.
+    num_shards: number of pipelines.
+    size: rows in this shard (>= 1).
+
+  Returns:
+    int64 rows of the split, same shape as `position`.
+  """
+  position = tf.convert_to_tensor(position, tf.int64)
+  epoch = position // size
+  # The raw op takes a [3] (or [K, 3]) key; the public wrapper mis-pads
+  # batched [K, 2] seeds in TF 2.21.
+  key = tf.stack(
+    [tf.fill(tf.shape(epoch), tf.constant(seed, tf.int64)), epoch], axis=-1
+  )
+  key = tf.concat([tf.ones_like(key[..., :1]) * _PERMUTATION_SALT, key], -1)
+  within = tf.raw_ops.RandomIndexShuffle(
+    index=position % size,
+    seed=key,
+    max_index=tf.fill(tf.shape(position), tf.constant(size - 1, tf.int64)),
+    rounds=4,
+  )
+  return shard + num_shards * within
+
+
+def _shard_size(n: int, shard: int, num_shards: int) -> int:
+  return len(range(shard, n, num_shards))
+
+
+def _with_view_seeds(ds: tf.data.Dataset, start: int, view_seed: int):
+  """Pairs stream element j with the view seed (view_seed, start + j)."""
+  seeds = tf.data.Dataset.counter(start).map(
+    lambda k: tf.stack([tf.constant(view_seed, tf.int64), k])
+  )
   return tf.data.Dataset.zip((ds, seeds))
 
 
-def _shuffled(split: Split, ctx, seed: int) -> tf.data.Dataset:
-  ds = split.to_dataset()
-  if ctx.num_input_pipelines > 1:
-    ds = ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
-  buffer = max(1, min(len(split), _MAX_SHUFFLE_BUFFER))
-  return ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+def _stream(
+  split: Split, start: int, row_fn, view_seed: int
+) -> tf.data.Dataset:
+  """(element, view seed int64 [2]) for stream positions start, start+1, ...
+
+  Decoded in-memory splits are gathered a block of rows at a time (the
+  elements are those of `Split.to_dataset`: its host columns plus the
+  image). Splits of files / encoded bytes are read by random access
+  (`tf.data.experimental.at`) from `Split.to_dataset`, which keeps decoding
+  and bad-image handling (a bad row's element is a substitute row, so the
+  dataset keeps one element per row) in one place.
+  """
+  positions = tf.data.Dataset.counter(start)
+
+  def seeds(k):
+    return tf.stack(
+      [tf.fill(tf.shape(k), tf.constant(view_seed, tf.int64)), k], -1
+    )
+
+  if split.images is not None:
+    columns = dict(split.host_columns(), image=split.images)
+    table = {k: tf.constant(v) for k, v in columns.items()}
+
+    def gather(block):
+      rows = row_fn(block)
+      return {k: tf.gather(v, rows) for k, v in table.items()}, seeds(block)
+
+    return positions.batch(_GATHER_BLOCK).map(gather).unbatch()
+  source = split.to_dataset()
+  return positions.map(
+    lambda k: (tf.data.experimental.at(source, row_fn(k)), seeds(k)),
+    num_parallel_calls=tf.data.AUTOTUNE,
+  )
 
 
 def train_dataset_fn(
@@ -78,10 +161,14 @@ def train_dataset_fn(
 ) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
   """The training input: noisy batches (and probe batches), forever.
 
+  Each pipeline (worker / TPU host) reads its shard of `train` in a fresh
+  permutation every epoch (see the module docstring); the probe is read in
+  its stored, class-interleaved order by every pipeline.
+
   Args:
     train: the (noisy) training split.
     probe: the clean probe split; required when `spec.with_probe`.
-    spec: batch size, views and seeds.
+    spec: batch size, views, seed and start step.
 
   Returns:
     dataset_fn for `strategy.distribute_datasets_from_function`. Batches
@@ -110,20 +197,47 @@ def train_dataset_fn(
 
   def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
     batch = _per_replica_batch(spec.global_batch, ctx)
+    shard, shards = ctx.input_pipeline_id, ctx.num_input_pipelines
+    # Each global step takes one per-replica batch for every replica this
+    # pipeline feeds.
+    per_step = batch * (ctx.num_replicas_in_sync // shards)
+    start = spec.start_step * per_step
     # Different pipelines (workers) must not draw the same augmentations.
-    seed = spec.seed + 1000 * ctx.input_pipeline_id
-    ds = _shuffled(train, ctx, seed).repeat()
-    ds = _with_seeds(ds, seed + 1).map(
-      train_views, num_parallel_calls=tf.data.AUTOTUNE
-    )
+    seed = spec.seed + 1000 * shard
+    if train.random_access:
+      size = _shard_size(len(train), shard, shards)
+      if size < 1:
+        raise ValueError(f'{len(train)} train examples for {shards} pipelines')
+      ds = _stream(
+        train,
+        start,
+        lambda k: shuffled_row(k, seed, shard, shards, size),
+        view_seed=seed + 1,
+      )
+    else:
+      # TFRecord shards: the records stream is itself a pure function of
+      # (seed, position) (see ieg_tf/data/record_stream.py).
+      ds = _with_view_seeds(
+        record_stream.train_stream(
+          train, seed=seed, shard=shard, num_shards=shards, start=start
+        ),
+        start,
+        seed + 1,
+      )
+    ds = ds.map(train_views, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch, drop_remainder=True)
     if spec.with_probe:
       # IEG §3.4: the probe is neither shuffled nor sharded: it is
       # class-interleaved, so consecutive batches stay class balanced.
-      pds = probe.to_dataset().repeat()
-      pds = _with_seeds(pds, seed + 2).map(
-        probe_view, num_parallel_calls=tf.data.AUTOTUNE
-      )
+      n_probe = len(probe)
+      if probe.random_access:
+        pds = _stream(probe, start, lambda k: k % n_probe, view_seed=seed + 2)
+      else:
+        # In order and periodic, so position `start` is start mod n.
+        pds = _with_view_seeds(
+          probe.to_dataset().repeat().skip(start % n_probe), start, seed + 2
+        )
+      pds = pds.map(probe_view, num_parallel_calls=tf.data.AUTOTUNE)
       pds = pds.batch(batch, drop_remainder=True)
       ds = tf.data.Dataset.zip({'train': ds, 'probe': pds})
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -10,6 +10,11 @@ Order (host side, numpy, before any tf.data pipeline):
 A noisy labels file gives labels for the whole source train split (a .npy in
 source order, or a .csv keyed by id or path); the labels of examples that go
 to the probe are not used, since the probe keeps the clean labels.
+
+Real-noise datasets (webvision_mini, clothing1m, food101n, cifar10n,
+cifar100n) already carry noisy labels; synthetic noise on top of them is
+applied only as asked (their flag files set --noise_type=none), with a
+warning.
 """
 
 import dataclasses
@@ -18,6 +23,7 @@ from absl import logging
 import numpy as np
 
 from ieg_tf import config
+from ieg_tf.data import bad_examples as bad_lib
 from ieg_tf.data import noise
 from ieg_tf.data import noisy_labels_file
 from ieg_tf.data import probe as probe_lib
@@ -38,6 +44,10 @@ class PreparedData:
       hold 0 examples when no probe was asked for (supervised / gce only).
     test: the evaluation split.
     image_shape: (H, W, C) of every image.
+    extra_tests: more evaluation splits by name (webvision_mini: 'imagenet',
+      the 50-class ImageNet val set), reported as eval/<name>_top1 etc.
+    bad_examples: skipped-image counter; the trainer logs `total()` as
+      data/bad_examples and calls `check()` after each loop.
   """
 
   name: str
@@ -47,13 +57,17 @@ class PreparedData:
   probe: Split
   test: Split
   image_shape: tuple[int, int, int]
+  extra_tests: dict[str, Split] = dataclasses.field(default_factory=dict)
+  bad_examples: bad_lib.BadExamples = dataclasses.field(
+    default_factory=lambda: bad_lib.BadExamples('data', limit=0)
+  )
 
 
 def _probe(source, cfg: config.DataConfig) -> tuple[Split, Split]:
   """Returns (probe, rest of train)."""
   if source.probe is not None:
     return probe_lib.interleave_by_class(source.probe), source.train
-  if not source.labels_are_clean:
+  if source.train.clean_labels is None and not source.labels_are_clean:
     logging.warning(
       'carving the probe out of train labels that are not known to be clean'
     )
@@ -81,7 +95,8 @@ def prepare_data(cfg: config.DataConfig) -> PreparedData:
   """
   source = registry.load_source(cfg)
   train = source.train
-  clean = train.labels if source.labels_are_clean else None
+  # CIFAR-N sources know the true labels of their noisy train labels.
+  clean = train.labels if source.labels_are_clean else train.clean_labels
   if cfg.noisy_labels_file:
     given = noisy_labels_file.load_noisy_labels(
       cfg.noisy_labels_file, train, source.num_classes
@@ -92,6 +107,14 @@ def prepare_data(cfg: config.DataConfig) -> PreparedData:
     train = train.with_labels(train.labels, clean)
   probe, rest = _probe(dataclasses.replace(source, train=train), cfg)
   if not cfg.noisy_labels_file:
+    if not source.labels_are_clean and cfg.noise_type != config.NoiseType.NONE:
+      logging.warning(
+        '%s already has real label noise; adding %s noise at ratio %s on top '
+        '(pass --noise_type=none to train on its own labels)',
+        source.name,
+        cfg.noise_type.value,
+        cfg.noise_ratio,
+      )
     noisy = noise.apply_noise(
       rest.labels,
       rest.ids,
@@ -100,6 +123,7 @@ def prepare_data(cfg: config.DataConfig) -> PreparedData:
       cfg.noise_ratio,
       cfg.seed,
       source.name,
+      names=source.class_names,
     )
     rest = rest.with_labels(noisy, rest.clean_labels)
   wrong = (
@@ -109,13 +133,14 @@ def prepare_data(cfg: config.DataConfig) -> PreparedData:
   )
   logging.info(
     'data %s: %d classes, train %d (wrong-label rate %s), probe %d, test %d, '
-    'images %s',
+    'extra tests %s, images %s',
     source.name,
     source.num_classes,
     len(rest),
     wrong,
     len(probe),
     len(source.test),
+    {k: len(v) for k, v in source.extra_tests.items()},
     train.image_shape,
   )
   return PreparedData(
@@ -126,4 +151,7 @@ def prepare_data(cfg: config.DataConfig) -> PreparedData:
     probe=probe,
     test=source.test,
     image_shape=train.image_shape,
+    extra_tests=dict(source.extra_tests),
+    bad_examples=source.bad_examples
+    or bad_lib.BadExamples(source.name, cfg.max_bad_examples),
   )

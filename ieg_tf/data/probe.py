@@ -34,6 +34,25 @@ def _interleaved_order(labels: np.ndarray, keys: np.ndarray) -> np.ndarray:
   return np.lexsort((labels, rank)).astype(np.int64)
 
 
+def probe_order(labels: np.ndarray, ids: np.ndarray, seed: int) -> np.ndarray:
+  """The order `split_probe` takes examples in: class-interleaved by hash.
+
+  Its first C * k entries are the probe of k per class at `seed` (when every
+  class has k), so a pool stored in this order gives that probe from its
+  first records.
+
+  Args:
+    labels: int [N] classes.
+    ids: int64 [N] example ids.
+    seed: probe seed.
+
+  Returns:
+    int64 [N] permutation.
+  """
+  keys = hashing.hash64(seed, np.asarray(ids), hashing.Stream.PROBE)
+  return _interleaved_order(np.asarray(labels), keys)
+
+
 def interleave_by_class(split: Split) -> Split:
   """Reorders a split class-interleaved, keeping its order within a class.
 
@@ -130,8 +149,7 @@ def split_probe(
       f'{counts[smallest]}; lower --probe_per_class / '
       '--probe_dataset_hold_ratio'
     )
-  keys = hashing.hash64(seed, train.ids, hashing.Stream.PROBE)
-  order = _interleaved_order(clean, keys)
+  order = probe_order(clean, train.ids, seed)
   # The interleaved order lists all rank-0 examples, then all rank-1, ...;
   # its first C * k entries are exactly the k smallest keys of every class.
   chosen = order[: k * num_classes]

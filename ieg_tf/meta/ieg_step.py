@@ -6,13 +6,49 @@ inside the look-ahead (reused for the final loss, so not repeated), probe B at
 theta', MixUp 3B at theta. Only the weak pass updates BatchNorm statistics.
 Each replica re-weights its own slice against its own probe batch and
 normalizes w* locally (the reference's semantics); only the final gradients
-are summed over replicas.
+are summed over replicas. `StepContext.meta_groups` cuts each replica's
+batch further into slices that behave exactly like replicas
+(`meta_groups.py`).
+
+K views (`--num_views`, `view_keys`): the pseudo-label averages the weak
+view and K-1 strong views; MixUp and the KL consistency use the weak view
+and the first strong view, as the reference (K = 2) does.
 """
 
 import tensorflow as tf
 
-from ieg_tf.meta import ieg_loss, ieg_math, losses, meta_diagnostics, mixup
+from ieg_tf.errors import UserError
+from ieg_tf.meta import (
+  ieg_loss,
+  ieg_math,
+  losses,
+  meta_diagnostics,
+  meta_groups,
+  mixup,
+)
 from ieg_tf.meta.step_api import StepContext, StepOutput, accuracy, rampup
+
+# The reference hard-codes its approximate-Beta parameter; --mixup_alpha
+# only sets the true Beta draw of --mixup_mode=beta.
+_IEG_MIXUP_ALPHA = 0.5
+
+
+def view_keys(num_views: int) -> list:
+  """Train-batch keys of the K views averaged into the pseudo-label.
+
+  View 0 is the weak view, view 1 the strong view (also used by MixUp and
+  the KL consistency), views 2..K-1 further strong views (independent
+  strong augmentations of the same image, same shape and range).
+
+  Args:
+    num_views: K >= 1.
+
+  Returns:
+    ['image_weak', 'image_strong', 'image_strong_2', ...][:K].
+  """
+  keys = ['image_weak', 'image_strong']
+  keys += [f'image_strong_{k}' for k in range(2, num_views)]
+  return keys[:num_views]
 
 
 class IegStep:
@@ -20,15 +56,32 @@ class IegStep:
 
   needs_probe = True
   needs_strong_view = True
+  per_example_names = ('weight', 'relabel')
 
   def __init__(self, ctx: StepContext, method_cfg):
     """Args:
-    ctx: static step facts.
+    ctx: static step facts (meta_groups: see `meta_groups.py`).
     method_cfg: `config.MethodConfig` (meta_stepsize, meta_momentum,
-      ce_factor, consistency_factor, grad_eps_init, label_temperature).
+      ce_factor, consistency_factor, grad_eps_init, label_temperature,
+      num_views, mixup_mode, mixup_alpha, unsup_rampup_steps).
+
+    Raises:
+      UserError: bad num_views or mixup_mode.
     """
+    meta_groups.check_groups(ctx)
+    if method_cfg.num_views < 1:
+      raise UserError(f'--num_views must be >= 1, got {method_cfg.num_views}.')
+    if method_cfg.mixup_mode not in mixup.MIX_MODES:
+      raise UserError(
+        f'--mixup_mode={method_cfg.mixup_mode} is not one of '
+        f'{", ".join(mixup.MIX_MODES)}.'
+      )
     self._ctx = ctx
     self._m = method_cfg
+    self._view_keys = view_keys(method_cfg.num_views)
+    # Strong views per example the input pipeline must provide.
+    self.num_strong_views = max(1, method_cfg.num_views - 1)
+    clean = ctx.clean_labels_known
     names = [
       'loss/total',
       'loss/relabel',
@@ -39,23 +92,15 @@ class IegStep:
       'loss/meta',
       'acc/meta',
       'acc/train',
-      'weights/mean',
-      'weights/zero_fraction',
-      'relabel/replaced_fraction',
     ]
-    if ctx.clean_labels_known:
-      names += [
-        'acc/train_clean',
-        'weights/clean_mean',
-        'weights/noisy_mean',
-        'relabel/precision',
-        'relabel/recall',
-        'pseudo/accuracy',
-      ]
+    names += meta_diagnostics.weight_metric_names(clean)
+    names += meta_diagnostics.relabel_metric_names(clean)
+    if clean:
+      names.append('acc/train_clean')
     self.metric_names = tuple(names)
 
   def compute(
-    self, params, non_trainable, slots, batch, seed, step
+    self, params, non_trainable, slots, batch, seed, step, extra=None
   ) -> StepOutput:
     """One IEG step for this replica (replica context, XLA-compilable).
 
@@ -64,15 +109,44 @@ class IegStep:
       non_trainable: BatchNorm statistics.
       slots: momentum accumulators aligned with params (the look-ahead reads
         them).
-      batch: {'train': {'image_weak', 'image_strong': float32 [B, H, W, C],
-        'label': int32 [B], ...}, 'probe': {'image', 'label'}}.
+      batch: {'train': {'image_weak', 'image_strong' (and 'image_strong_k'
+        for K > 2, see `view_keys`): float32 [B, H, W, C], 'label': int32
+        [B], 'index': int32 [B], ...}, 'probe': {'image', 'label'}}.
       seed: int [2] stateless seed for MixUp.
       step: int64 scalar, optimizer steps so far (drives the ramp-up).
+      extra: unused (IEG owns no variables).
 
     Returns:
-      StepOutput with this replica's gradients.
+      StepOutput with this replica's gradients (summed over its meta
+      groups), per-example 'weight' and 'relabel' (see `meta_diagnostics`).
     """
+    del extra
+
+    def one_slice(part, part_seed):
+      return self._compute_slice(
+        params, non_trainable, slots, part, part_seed, step
+      )
+
+    return meta_groups.run_in_groups(
+      one_slice, self._ctx.meta_groups, batch, seed
+    )
+
+  def _views(self, train: dict) -> list:
+    missing = [k for k in self._view_keys if k not in train]
+    if missing:
+      raise UserError(
+        f'--num_views={self._m.num_views} needs the train batch keys '
+        f'{", ".join(missing)} (extra strong views), which the input '
+        'pipeline did not provide; use --num_views=2.'
+      )
+    return [train[k] for k in self._view_keys]
+
+  def _compute_slice(
+    self, params, non_trainable, slots, batch, seed, step
+  ) -> StepOutput:
+    """The step on one meta slice (all of the replica when meta_groups=1)."""
     ctx, m = self._ctx, self._m
+    slices = meta_groups.num_slices(ctx)
     train, probe = batch['train'], batch['probe']
     labels = train['label']
 
@@ -88,7 +162,7 @@ class IegStep:
         forward,
         params,
         slots,
-        view_images=[train['image_weak'], train['image_strong']],
+        view_images=self._views(train),
         labels=labels,
         probe_images=probe['image'],
         probe_labels=probe['label'],
@@ -100,7 +174,11 @@ class IegStep:
         decay_mask=ctx.decay_mask,
         weak_forward=weak_forward,
       )
-      weak_logits, strong_logits = meta.view_logits[0], meta.view_logits[1]
+      weak_logits = meta.view_logits[0]
+      if len(meta.view_logits) > 1:
+        strong_logits = meta.view_logits[1]
+      else:  # K = 1: the strong view still feeds MixUp and consistency.
+        strong_logits = forward(params, train['image_strong'])
       mix_logits = mix_targets = None
       if m.ce_factor > 0 or m.consistency_factor > 0:
         mix_images, mix_targets = mixup.probe_noisy_mixup(
@@ -110,6 +188,8 @@ class IegStep:
           train['image_weak'],
           train['image_strong'],
           meta.pseudo_labels,
+          mode=m.mixup_mode,
+          alpha=m.mixup_alpha if m.mixup_mode == 'beta' else _IEG_MIXUP_ALPHA,
         )
         mix_logits = forward(params, mix_images)
       penalty = losses.l2_penalty(params, ctx.decay_mask, ctx.weight_decay)
@@ -128,7 +208,7 @@ class IegStep:
         ce_factor=m.ce_factor * ramp,
         consistency_factor=m.consistency_factor * ramp,
         global_batch=ctx.global_batch,
-        num_replicas=ctx.num_replicas,
+        num_replicas=slices,
       )
     grads = tape.gradient(terms['total'], params)
     clean = ctx.clean_labels_known
@@ -151,4 +231,9 @@ class IegStep:
     )
     if clean:
       metrics['acc/train_clean'] = accuracy(train['clean_label'], weak_logits)
-    return StepOutput(grads, list(meta.weak_state), metrics)
+    return StepOutput(
+      grads,
+      list(meta.weak_state),
+      metrics,
+      meta_diagnostics.per_example_stats(train, meta.weights, meta.eps),
+    )

@@ -2,12 +2,13 @@
 
 Per-example weights from one look-ahead step on the probe batch (w0 = 0, no
 meta-momentum), then sum_i w*_i CE_i + R(theta). Weak view only; no
-pseudo-labels, no MixUp.
+pseudo-labels, no MixUp. Weights are normalized per replica, or per meta
+slice with `StepContext.meta_groups` (`meta_groups.py`).
 """
 
 import tensorflow as tf
 
-from ieg_tf.meta import l2r_math, losses, meta_diagnostics
+from ieg_tf.meta import l2r_math, losses, meta_diagnostics, meta_groups
 from ieg_tf.meta.step_api import StepContext, StepOutput, accuracy
 
 
@@ -16,12 +17,14 @@ class L2rStep:
 
   needs_probe = True
   needs_strong_view = False
+  per_example_names = ('weight',)
 
   def __init__(self, ctx: StepContext, method_cfg):
     """Args:
-    ctx: static step facts.
+    ctx: static step facts (meta_groups: see `meta_groups.py`).
     method_cfg: `config.MethodConfig` (meta_stepsize).
     """
+    meta_groups.check_groups(ctx)
     self._ctx = ctx
     self._m = method_cfg
     names = [
@@ -31,15 +34,14 @@ class L2rStep:
       'loss/meta',
       'acc/meta',
       'acc/train',
-      'weights/mean',
-      'weights/zero_fraction',
     ]
+    names += meta_diagnostics.weight_metric_names(ctx.clean_labels_known)
     if ctx.clean_labels_known:
-      names += ['acc/train_clean', 'weights/clean_mean', 'weights/noisy_mean']
+      names.append('acc/train_clean')
     self.metric_names = tuple(names)
 
   def compute(
-    self, params, non_trainable, slots, batch, seed, step
+    self, params, non_trainable, slots, batch, seed, step, extra=None
   ) -> StepOutput:
     """One L2R step for this replica (replica context, XLA-compilable).
 
@@ -47,14 +49,27 @@ class L2rStep:
       params: list of float32 tensors theta.
       non_trainable: BatchNorm statistics.
       slots: momentum accumulators (unused: L2R's look-ahead has none).
-      batch: {'train': {'image_weak', 'label', ...}, 'probe': {...}}.
-      seed: unused.
+      batch: {'train': {'image_weak', 'label', 'index', ...}, 'probe': {...}}.
+      seed: unused (nothing random).
       step: unused.
+      extra: unused (L2R owns no variables).
 
     Returns:
-      StepOutput with this replica's gradients.
+      StepOutput with this replica's gradients (summed over its meta
+      groups) and per-example 'weight' (see `meta_diagnostics`).
     """
-    del slots, seed, step
+    del slots, step, extra
+
+    def one_slice(part, part_seed):
+      del part_seed
+      return self._compute_slice(params, non_trainable, part)
+
+    return meta_groups.run_in_groups(
+      one_slice, self._ctx.meta_groups, batch, seed
+    )
+
+  def _compute_slice(self, params, non_trainable, batch) -> StepOutput:
+    """The step on one meta slice (all of the replica when meta_groups=1)."""
     ctx = self._ctx
     train, probe = batch['train'], batch['probe']
 
@@ -84,7 +99,7 @@ class L2rStep:
         labels=train['label'],
         weights=meta.weights,
         penalty=penalty,
-        num_replicas=ctx.num_replicas,
+        num_replicas=meta_groups.num_slices(ctx),
       )
     grads = tape.gradient(terms['total'], params)
     clean = ctx.clean_labels_known
@@ -99,4 +114,9 @@ class L2rStep:
     metrics.update(meta_diagnostics.weight_metrics(meta.weights, train, clean))
     if clean:
       metrics['acc/train_clean'] = accuracy(train['clean_label'], logits)
-    return StepOutput(grads, new_nt, metrics)
+    return StepOutput(
+      grads,
+      list(new_nt),
+      metrics,
+      meta_diagnostics.per_example_stats(train, meta.weights),
+    )

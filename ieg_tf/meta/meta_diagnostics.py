@@ -1,11 +1,21 @@
 """Per-replica diagnostics of meta re-weighting / re-labeling (pure).
 
-Means over the local batch; the runtime averages them over replicas and
-steps. Clean-label metrics are only computed when the batch carries the true
-labels (synthetic noise); they never feed the loss.
+Means over the local batch (one meta slice, see `meta_groups.py`); the
+runtime averages them over replicas and steps. Clean-label metrics are only
+computed when the batch carries the true labels (synthetic noise, or a
+clean-label file); they never feed the loss.
+
+Weights are reported SCALED: w*_i * n, where n is the number of examples
+w* was normalized over (the slice). The normalized w* sums to 1 over the
+slice, so the scaled weight averages 1 (or 0 when every weight was clipped)
+and reads the same at any batch size: 2.0 means "twice the plain average
+example", 0 means "ignored".
 """
 
 import tensorflow as tf
+
+# Edges of the coarse weight histogram (scaled weights, see above).
+_LOW, _HIGH = 0.5, 2.0
 
 
 def _masked_mean(values, mask):
@@ -15,22 +25,47 @@ def _masked_mean(values, mask):
   )
 
 
-def weight_metrics(weights: tf.Tensor, batch: dict, clean_known: bool) -> dict:
-  """Statistics of meta weights w* for one replica.
+def scaled_weights(weights: tf.Tensor) -> tf.Tensor:
+  """w* times the number of examples it was normalized over.
 
   Args:
-    weights: float [B] normalized weights w*.
-    batch: the train batch (reads 'is_noisy' when `clean_known`).
+    weights: float [n] weights normalized over these n examples.
+
+  Returns:
+    float32 [n], mean 1 (or 0 if all are 0).
+  """
+  w = tf.cast(weights, tf.float32)
+  return w * float(weights.shape[0])
+
+
+def weight_metrics(weights: tf.Tensor, batch: dict, clean_known: bool) -> dict:
+  """Statistics of the meta weights for one slice.
+
+  Args:
+    weights: float [n] normalized weights w* (summing to 1 or 0).
+    batch: the slice's train batch (reads 'is_noisy' when `clean_known`).
     clean_known: whether the batch has true labels.
 
   Returns:
-    {'weights/mean', 'weights/zero_fraction'} and, with clean labels,
-    {'weights/clean_mean', 'weights/noisy_mean'} (float32 scalars).
+    float32 scalars of the scaled weights (module docstring):
+    'weights/mean'; 'weights/zero_fraction' (w* = 0, i.e. clipped); a coarse
+    histogram 'weights/frac_low' (0 < w < 0.5), 'weights/frac_mid'
+    (0.5 <= w < 2), 'weights/frac_high' (w >= 2), which with the zero
+    fraction sums to 1; and, with clean labels, 'weights/clean_mean' and
+    'weights/noisy_mean' (mean scaled weight of examples whose given label
+    is right / wrong).
   """
-  w = tf.cast(weights, tf.float32)
+  w = scaled_weights(weights)
+
+  def frac(mask):
+    return tf.reduce_mean(tf.cast(mask, tf.float32))
+
   out = {
     'weights/mean': tf.reduce_mean(w),
-    'weights/zero_fraction': tf.reduce_mean(tf.cast(w <= 0.0, tf.float32)),
+    'weights/zero_fraction': frac(w <= 0.0),
+    'weights/frac_low': frac((w > 0.0) & (w < _LOW)),
+    'weights/frac_mid': frac((w >= _LOW) & (w < _HIGH)),
+    'weights/frac_high': frac(w >= _HIGH),
   }
   if clean_known:
     noisy = batch['is_noisy']
@@ -39,22 +74,38 @@ def weight_metrics(weights: tf.Tensor, batch: dict, clean_known: bool) -> dict:
   return out
 
 
+def weight_metric_names(clean_known: bool) -> list:
+  """The keys `weight_metrics` returns, in a fixed order."""
+  names = [
+    'weights/mean',
+    'weights/zero_fraction',
+    'weights/frac_low',
+    'weights/frac_mid',
+    'weights/frac_high',
+  ]
+  if clean_known:
+    names += ['weights/clean_mean', 'weights/noisy_mean']
+  return names
+
+
 def relabel_metrics(
   eps: tf.Tensor, pseudo_labels: tf.Tensor, batch: dict, clean_known: bool
 ) -> dict:
-  """Statistics of the binary re-labeling eps* for one replica.
+  """Statistics of the binary re-labeling eps* for one slice.
 
   Args:
-    eps: float [B] eps* in {0, 1}; 0 = the given label is replaced by g.
-    pseudo_labels: float [B, C] g.
-    batch: the train batch ('is_noisy', 'clean_label' when `clean_known`).
+    eps: float [n] eps* in {0, 1}; 0 = the given label is replaced by g.
+    pseudo_labels: float [n, C] g.
+    batch: the slice's train batch ('is_noisy', 'clean_label' when
+      `clean_known`).
     clean_known: whether the batch has true labels.
 
   Returns:
     {'relabel/replaced_fraction'} and, with clean labels,
     {'relabel/precision' (replaced examples that were noisy),
     'relabel/recall' (noisy examples that were replaced),
-    'pseudo/accuracy' (argmax g == true label)}.
+    'pseudo/accuracy' (argmax g == true label)}; 0 where undefined (no
+    example replaced / no noisy example).
   """
   replaced = tf.cast(eps, tf.float32) < 0.5
   out = {
@@ -66,6 +117,42 @@ def relabel_metrics(
     out['relabel/recall'] = _masked_mean(replaced, noisy)
     guess = tf.argmax(pseudo_labels, axis=-1, output_type=tf.int32)
     out['pseudo/accuracy'] = tf.reduce_mean(
-      tf.cast(tf.equal(guess, batch['clean_label']), tf.float32)
+      tf.cast(
+        tf.equal(guess, tf.cast(batch['clean_label'], tf.int32)), tf.float32
+      )
     )
+  return out
+
+
+def relabel_metric_names(clean_known: bool) -> list:
+  """The keys `relabel_metrics` returns, in a fixed order."""
+  names = ['relabel/replaced_fraction']
+  if clean_known:
+    names += ['relabel/precision', 'relabel/recall', 'pseudo/accuracy']
+  return names
+
+
+def per_example_stats(train: dict, weights: tf.Tensor, eps=None) -> dict:
+  """This slice's per-example statistics for the label report.
+
+  Args:
+    train: the slice's train batch; its 'index' (int32 [n], row in the train
+      split) keys the statistics.
+    weights: float [n] normalized weights w*.
+    eps: float [n] eps* in {0, 1} (IEG), or None.
+
+  Returns:
+    {'index': int32 [n], 'weight': float32 [n] scaled weights (mean 1, see
+    the module docstring), and with eps 'relabel': float32 [n], 1.0 where
+    the given label was replaced by the pseudo-label (eps* = 0)}; {} when
+    the batch has no 'index' (hand-made batches in tests).
+  """
+  if 'index' not in train:
+    return {}
+  out = {
+    'index': tf.cast(train['index'], tf.int32),
+    'weight': scaled_weights(weights),
+  }
+  if eps is not None:
+    out['relabel'] = tf.cast(tf.cast(eps, tf.float32) < 0.5, tf.float32)
   return out

@@ -106,6 +106,7 @@ def make_mwnet_batch_loss_fn(
   weight_decay: float,
   decay_mask: Sequence[bool] | None,
   normalize: bool = True,
+  weak_forward: Callable[..., tuple] | None = None,
 ):
   """Builds L_la(theta, mw_params) = weighted CE + R(theta).
 
@@ -116,17 +117,26 @@ def make_mwnet_batch_loss_fn(
     weight_decay: wd of R(theta).
     decay_mask: bools aligned with params; None = all.
     normalize: see `mwnet_weights`.
+    weak_forward: optional weak_forward(params, images) -> (logits, state)
+      used instead of `forward`, so the caller gets the pass's state (the
+      BatchNorm statistics of `stateless_call`) back.
 
   Returns:
-    fn(params, mw_params) -> (L_la scalar, logits float [B, C] at theta).
+    fn(params, mw_params) -> (L_la scalar, aux): aux is the logits float
+    [B, C] at theta, or (logits, state) when `weak_forward` is given.
   """
 
   def batch_loss_fn(params, mw_params):
-    logits = forward(params, images)
+    if weak_forward is None:
+      logits = forward(params, images)
+      aux = logits
+    else:
+      logits, state = weak_forward(params, images)
+      aux = (logits, state)
     ce = losses.sparse_cross_entropy(labels, logits)
     w = mwnet_weights(mw_params, ce, normalize)
     penalty = lookahead.regularizer(params, decay_mask, weight_decay, ce.dtype)
-    return _weighted_loss(w, ce, normalize) + penalty, logits
+    return _weighted_loss(w, ce, normalize) + penalty, aux
 
   return batch_loss_fn
 
@@ -147,6 +157,7 @@ def mwnet_meta_gradients(
   decay_mask: Sequence[bool] | None = None,
   meta_decay_mask: Sequence[bool] | None = None,
   normalize: bool = True,
+  weak_forward: Callable[..., tuple] | None = None,
 ) -> lookahead.LookaheadResult:
   """dL_meta/d mw_params through one virtual step weighted by the MLP.
 
@@ -165,10 +176,13 @@ def mwnet_meta_gradients(
     decay_mask: params R(theta) covers; None = all.
     meta_decay_mask: params R(theta') covers; None = all.
     normalize: see `mwnet_weights`.
+    weak_forward: see `make_mwnet_batch_loss_fn`. Under the caller's
+      GradientTape on theta, the returned logits stay differentiable, so the
+      final loss can reuse them without a second forward pass.
 
   Returns:
     `LookaheadResult` whose meta_grads align with mw_params and whose aux is
-    the noisy-batch logits at theta.
+    the noisy-batch logits at theta (with `weak_forward`: (logits, state)).
   """
   return lookahead.lookahead_gradients(
     forward,
@@ -181,6 +195,7 @@ def mwnet_meta_gradients(
       weight_decay=weight_decay,
       decay_mask=decay_mask,
       normalize=normalize,
+      weak_forward=weak_forward,
     ),
     probe_images=probe_images,
     probe_labels=probe_labels,

@@ -1,10 +1,19 @@
 """What every training method hands the runtime: one per-replica step.
 
 The runtime (`ieg_tf/runtime/train_loop.py`) reads the variables, calls
-`compute(params, non_trainable, slots, batch, seed, step)` in replica context (optionally XLA-compiled), all-reduces the
-gradients, assigns the BatchNorm statistics and applies the optimizer. A
-method therefore never touches variables or strategies: `compute` is a pure
-function of tensors, which is what lets it compile for a TPU.
+`compute(params, non_trainable, slots, batch, seed, step)` in replica context
+(optionally XLA-compiled), all-reduces the gradients, assigns the BatchNorm
+statistics and applies the optimizer. A method therefore never touches
+variables or strategies: `compute` is a pure function of tensors, which is
+what lets it compile for a TPU.
+
+A step may own variables (Meta-Weight-Net's MLP): it creates them in its
+constructor (called inside `strategy.scope()`) and lists them in
+`extra_variables`, with `extra_learning_rate`; the runtime then passes their
+values as `compute(..., extra=[tensors])` and applies
+`StepOutput.extra_grads` with its own momentum optimizer. Meta steps also
+set `per_example_names` and return `StepOutput.per_example` for the label
+report.
 """
 
 import dataclasses
@@ -29,6 +38,14 @@ class StepContext:
     weight_decay: wd of the explicit L2 loss.
     decay_mask: which trainable variables are decayed.
     clean_labels_known: batches carry 'clean_label' (diagnostics only).
+    meta_groups: equal slices each replica's batch (noisy and probe) is
+      split into for the meta steps (IEG, L2R, MW-Net). Each slice is
+      re-weighted, normalized and (for IEG) pseudo-labeled and mixed on its
+      own, exactly as a replica is, so the update depends on
+      `num_replicas * meta_groups` slices of `global_batch / (num_replicas *
+      meta_groups)` examples, not on the replica count: one replica with
+      meta_groups=2 computes what two replicas with meta_groups=1 compute.
+      The runtime keeps 1 (the reference's per-replica semantics).
   """
 
   forward: Forward
@@ -38,6 +55,7 @@ class StepContext:
   weight_decay: float
   decay_mask: tuple
   clean_labels_known: bool = False
+  meta_groups: int = 1
 
 
 class StepOutput(NamedTuple):

@@ -36,22 +36,34 @@ class WeightEMA(tf.Module):
           )
         )
 
-  def update(self, strategy: tf.distribute.Strategy, num_updates: tf.Tensor):
+  def update(
+    self,
+    strategy: tf.distribute.Strategy,
+    num_updates: tf.Tensor,
+    apply_if=None,
+  ):
     """One EMA step; runs in cross-replica context (inside a merge_call).
 
     Args:
       strategy: the current strategy.
       num_updates: int scalar, optimizer steps taken before this update.
+      apply_if: None, or the optimizer's per-replica bool verdict (see
+        `MomentumOptimizer.apply_gradients`): when false the shadows keep
+        their values (a skipped non-finite step leaves no trace).
     """
     d = effective_decay(self.decay, num_updates)
 
-    def update_one(shadow, var):
-      shadow.assign(d * shadow + (1.0 - d) * var)
+    def update_one(shadow, var, *flag):
+      new = d * shadow + (1.0 - d) * var
+      if flag:
+        new = tf.where(flag[0], new, shadow)
+      shadow.assign(new)
 
     for shadow, var in zip(self.shadows, self._variables):
-      strategy.extended.update(
-        shadow, update_one, args=(momentum.tf_variable(var),), group=False
-      )
+      args = (momentum.tf_variable(var),)
+      if apply_if is not None:
+        args += (apply_if,)
+      strategy.extended.update(shadow, update_one, args=args, group=False)
 
   def values(self) -> list:
     """The averaged weights as tensors (replica context: local copies)."""

@@ -4,6 +4,14 @@ Per step, in replica context: read the variables, run the method's pure
 `compute` (XLA-compiled with --jit_compile), average the new BatchNorm
 statistics over replicas, and let the optimizer SUM the gradients and update
 weights, momentum and EMA. Metrics are averaged over replicas and steps.
+
+Non-finite guard: a step whose loss, gradients (the step's `extra_grads`
+included) or new BatchNorm statistics are not finite on ANY replica updates
+nothing (see `MomentumOptimizer.apply_gradients`); it is counted in
+`optimizer.nonfinite_steps`, left out of the metric averages and, unless
+`skip_nonfinite`, ends the chunk at once so the host can stop the run.
+A `stop_flag` variable set from another thread (SIGTERM) ends the chunk
+before its next step.
 """
 
 from typing import Callable
@@ -12,7 +20,7 @@ from absl import logging
 import tensorflow as tf
 
 from ieg_tf.optim.ema import WeightEMA
-from ieg_tf.optim.momentum import MomentumOptimizer
+from ieg_tf.optim.momentum import MomentumOptimizer, all_finite
 
 
 def make_train_loop(
@@ -26,6 +34,8 @@ def make_train_loop(
   jit_compile: bool,
   extra_optimizer: MomentumOptimizer | None = None,
   example_stats=None,
+  skip_nonfinite: bool = False,
+  stop_flag: tf.Variable | None = None,
 ) -> Callable:
   """Builds `loop(iterator, num_steps) -> {metric: float32 scalar}`.
 
@@ -43,11 +53,17 @@ def make_train_loop(
       `StepOutput.extra_grads`.
     example_stats: accumulator of `StepOutput.per_example` for the label
       report (`ieg_tf/runtime/example_stats.py`), or None.
+    skip_nonfinite: keep going after a non-finite step (it is skipped and
+      counted); False ends the chunk right after it.
+    stop_flag: optional bool tf.Variable (not mirrored, host); when it is
+      true the chunk ends before its next step.
 
   Returns:
     A tf.function taking a distributed iterator and an int32 scalar tensor
-    (steps to run; a tensor, so different counts do not retrace). Call it on
-    the host (cross-replica context).
+    (at most that many steps; a tensor, so different counts do not retrace)
+    and returning {metric: float32 mean over the chunk's finite steps}. Call
+    it on the host (cross-replica context); the steps actually run are the
+    change of `optimizer.iterations`.
   """
   compute = step_impl.compute
   if jit_compile:
@@ -83,38 +99,71 @@ def make_train_loop(
     )
     if example_stats is not None and out.per_example:
       example_stats.update(optimizer.iterations, out.per_example)
-    if extra_optimizer is not None:
-      extra_optimizer.apply_gradients(out.extra_grads)
     new_stats = list(out.new_non_trainable)
     if new_stats:
       # Replicas saw different batches; averaging keeps every copy of the
       # moving statistics identical (BN itself stays per replica).
       new_stats = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, new_stats)
+    loss = [out.metrics['loss/total']] if 'loss/total' in out.metrics else []
+    local_ok = all_finite(
+      loss + list(out.grads) + list(out.extra_grads) + new_stats
+    )
+    # One verdict for all replicas, so they skip (or apply) together
+    # (ReduceOp has no MIN: count the replicas that saw a non-finite value).
+    bad = ctx.all_reduce(
+      tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(local_ok, tf.float32)
+    )
+    ok = bad < 0.5
+    if extra_optimizer is not None:
+      extra_optimizer.apply_gradients(out.extra_grads, apply_if=ok)
     post = None
     if ema is not None:
-      post = lambda s: ema.update(s, optimizer.iterations)  # noqa: E731
+
+      def post(strategy, verdict):
+        ema.update(strategy, optimizer.iterations, verdict)
+
     optimizer.apply_gradients(
       out.grads,
       post_update=post,
       assign_vars=model.non_trainable_variables if new_stats else (),
       assign_values=new_stats,
+      apply_if=ok,
     )
-    return {k: tf.cast(out.metrics[k], tf.float32) for k in names}
+    metrics = {k: tf.cast(out.metrics[k], tf.float32) for k in names}
+    return metrics, tf.cast(ok, tf.float32)
+
+  def stop_requested():
+    if stop_flag is None:
+      return tf.constant(False)
+    return tf.convert_to_tensor(stop_flag)
 
   @tf.function
   def loop(iterator, num_steps):
     sums = {k: tf.constant(0.0) for k in names}
+    good = tf.constant(0.0)
     for _ in tf.range(num_steps):
-      per_replica = strategy.run(replica_step, args=(next(iterator),))
+      if stop_requested():
+        break
+      per_replica, ok = strategy.run(replica_step, args=(next(iterator),))
+      # The verdict is identical on every replica.
+      ok = strategy.reduce(tf.distribute.ReduceOp.MEAN, ok, axis=None) > 0.5
       # Rebinding (not item assignment) makes `sums` an autograph loop var.
       sums = {
         k: sums[k]
-        + strategy.reduce(
-          tf.distribute.ReduceOp.MEAN, per_replica[k], axis=None
+        + tf.where(
+          ok,
+          strategy.reduce(
+            tf.distribute.ReduceOp.MEAN, per_replica[k], axis=None
+          ),
+          0.0,
         )
         for k in names
       }
-    n = tf.cast(tf.maximum(num_steps, 1), tf.float32)
+      good += tf.cast(ok, tf.float32)
+      if not skip_nonfinite:
+        if not ok:
+          break
+    n = tf.maximum(good, 1.0)
     return {k: v / n for k, v in sums.items()}
 
   logging.info('Train loop built (jit_compile=%s)', jit_compile)

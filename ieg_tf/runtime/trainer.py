@@ -1,11 +1,23 @@
 """The host outer loop: train in compiled chunks, log, evaluate, checkpoint.
 
-Host (cross-replica) context throughout. The inner `steps_per_loop` steps run
-inside one tf.function (`train_loop.py`); between chunks the host writes
-metrics, evaluates every `eval_every_steps` and saves a checkpoint then.
-Restarting with the same workdir resumes from the newest checkpoint.
+Host (cross-replica) context throughout. The inner steps run inside one
+tf.function (`train_loop.py`); between chunks the host writes metrics,
+evaluates every `eval_every_steps` and checkpoints every
+`checkpoint_every_steps` (0: at every evaluation) and at the end.
+
+Reliability (README "Reliability"):
+- resume: restarting with the same workdir restores the newest readable
+  checkpoint, rebuilds the input stream at that step (it is a pure function
+  of (seed, step)) and rolls back metrics.jsonl lines of redone steps, so a
+  killed and restarted `--deterministic` run ends like an uninterrupted one;
+- SIGTERM: the current step finishes, a checkpoint is saved and the process
+  exits with `preemption.EXIT_PREEMPTED` (143);
+- non-finite loss/gradients: the update is skipped in-graph; the run stops
+  with a UserError naming the step (last good checkpoint kept) unless
+  --skip_nonfinite, which counts them as train/nonfinite_steps.
 """
 
+import sys
 import time
 
 from absl import logging
@@ -16,108 +28,68 @@ from ieg_tf.data import pipeline
 from ieg_tf.data.prepare import PreparedData
 from ieg_tf.errors import UserError
 from ieg_tf.eval.evaluator import Evaluator
-from ieg_tf.optim import schedules
-from ieg_tf.optim.ema import WeightEMA
-from ieg_tf.optim.momentum import MomentumOptimizer
-from ieg_tf.runtime import checkpoints, summaries, train_loop
+from ieg_tf.runtime import (
+  image_summaries,
+  preemption,
+  summaries,
+  train_loop,
+)
+
+# Re-exported: callers build `trainer.TrainState` and ask `trainer.is_chief`.
+from ieg_tf.runtime.train_state import TrainState, is_chief  # noqa: F401
 
 
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-  """True on the worker that writes files (always true outside multi-worker)."""
-  resolver = getattr(strategy, 'cluster_resolver', None)
-  if resolver is None or not getattr(resolver, 'task_type', None):
-    return True
-  return resolver.task_type in ('chief', None) or (
-    resolver.task_type == 'worker' and resolver.task_id == 0
-  )
+def _every(step: int, every: int) -> bool:
+  return every > 0 and step % every == 0
 
 
-class TrainState:
-  """Model, optimizer and EMA created in the strategy scope, plus checkpoints."""
-
-  def __init__(
-    self,
-    cfg: config_lib.Config,
-    strategy,
-    network,
-    train_size: int,
-    step_impl=None,
-  ):
-    """Args:
-    cfg: the run's config.
-    strategy: variables are created in its scope.
-    network: `ieg_tf.models.registry.Network`.
-    train_size: examples in the split trained on (epoch length, report).
-    step_impl: the method's step; its `extra_variables` (if any) get their
-      own optimizer, its `per_example_names` (if any) an ExampleStats table.
-    """
-    self.network = network
-    self.step_impl = step_impl
-    model = network.model
-    global_batch = cfg.run.batch_size
-    first = cfg.optim.first_decay_steps or max(1, train_size // global_batch)
-    o = cfg.optim
-
-    def lr_fn(step):
-      return schedules.warmup_cosine_restarts(
-        step, o.learning_rate, first, o.cos_t_mul, o.cos_m_mul, o.warmup_steps
-      )
-
-    with strategy.scope():
-      self.optimizer = MomentumOptimizer(
-        model.trainable_variables, lr_fn, o.momentum
-      )
-      self.ema = None
-      if o.ema_decay > 0:
-        self.ema = WeightEMA(model.trainable_variables, o.ema_decay)
-      extra = list(getattr(step_impl, 'extra_variables', ()))
-      self.extra_optimizer = None
-      if extra:
-        extra_lr = float(step_impl.extra_learning_rate)
-        self.extra_optimizer = MomentumOptimizer(
-          extra,
-          lambda step: tf.constant(extra_lr, tf.float32),
-          o.momentum,
-          name='extra_momentum',
-        )
-      self.example_stats = None
-      names = tuple(getattr(step_impl, 'per_example_names', ()))
-      if names:
-        from ieg_tf.runtime.example_stats import ExampleStats
-
-        self.example_stats = ExampleStats(
-          train_size,
-          names,
-          window_start_step=max(
-            0, cfg.run.train_steps - cfg.run.report_window_steps
-          ),
-        )
-    trackables = {'model': model, 'optimizer': self.optimizer}
-    if self.ema is not None:
-      trackables['ema'] = self.ema
-    if self.extra_optimizer is not None:
-      trackables['extra_variables'] = extra
-      trackables['extra_optimizer'] = self.extra_optimizer
-    if self.example_stats is not None:
-      trackables['example_stats'] = self.example_stats
-    self.checkpointer = checkpoints.Checkpointer(
-      cfg.run.workdir,
-      is_chief=is_chief(strategy),
-      max_to_keep=cfg.run.keep_checkpoints,
-      **trackables,
-    )
-
-  @property
-  def step(self) -> int:
-    return int(self.optimizer.iterations.numpy())
+def _checkpoint_every(run: config_lib.RunConfig) -> int:
+  return run.checkpoint_every_steps or run.eval_every_steps
 
 
 def _next_stop(step: int, total: int, run: config_lib.RunConfig) -> int:
-  """The next step at which the host must act (log, eval or the end)."""
+  """The next step at which the host must act (log, eval, save or the end)."""
   stops = [total, step + run.steps_per_loop]
-  for every in (run.log_every_steps, run.eval_every_steps):
+  for every in (
+    run.log_every_steps,
+    run.eval_every_steps,
+    _checkpoint_every(run),
+  ):
     stops.append((step // every + 1) * every)
   return min(stops)
+
+
+def _make_evaluate(strategy, state, data: PreparedData, batch: int):
+  """evaluate() -> the test split's metrics plus each extra test split's.
+
+  Extra splits (e.g. webvision_mini's ImageNet val) report under
+  'eval/<name>_<metric>', e.g. 'eval/imagenet_top1'. Host context.
+  """
+  model, ema = state.network.model, state.ema
+  main = Evaluator(strategy, model, ema, data.test, batch)
+  extra = {
+    name: Evaluator(strategy, model, ema, split, batch)
+    for name, split in sorted(data.extra_tests.items())
+  }
+
+  def evaluate() -> dict:
+    result = main.evaluate()
+    for name, evaluator in extra.items():
+      for key, value in evaluator.evaluate().items():
+        result[key.replace('eval/', f'eval/{name}_', 1)] = value
+    return result
+
+  return evaluate
+
+
+def _nonfinite_error(step: int, total: int, checkpointer) -> UserError:
+  last = checkpointer.latest
+  kept = f'the last good checkpoint {last} is kept' if last else 'none saved'
+  return UserError(
+    f'non-finite loss or gradients in training step {step} of {total}; '
+    f'no update was applied and {kept}. Lower --learning_rate, check the '
+    'data, or pass --skip_nonfinite to skip such batches.'
+  )
 
 
 def train(
@@ -140,22 +112,48 @@ def train(
     step_impl: the method's per-replica step.
 
   Returns:
-    The final evaluation metrics.
+    The final evaluation metrics (+ 'step').
+
+  Raises:
+    UserError: non-finite step (without --skip_nonfinite), too many bad
+      examples, or unreadable checkpoints.
+    SystemExit: `preemption.EXIT_PREEMPTED` after SIGTERM (checkpoint saved).
   """
+  # Workers of a multi-worker job cannot agree on a step to stop at without
+  # a collective; they keep the default SIGTERM action (see README).
+  watcher = preemption.PreemptionWatcher(
+    enabled=cfg.run.strategy != config_lib.StrategyName.MULTI_WORKER
+  )
+  with watcher:
+    return _train(cfg, strategy, data, train_split, state, step_impl, watcher)
+
+
+def _train(cfg, strategy, data, train_split, state, step_impl, watcher):
+  """`train` with SIGTERM handled by `watcher` (host)."""
   run = cfg.run
-  writer = summaries.MetricsWriter(run.workdir, is_chief(strategy))
+  chief = is_chief(strategy)
   restored = state.checkpointer.restore_latest()
   step = state.step
   if restored:
     logging.info('Resuming at step %d', step)
+  if chief:
+    moved = summaries.rollback_after(run.workdir, step)
+    if moved:
+      logging.warning(
+        'metrics.jsonl: %d line(s) after step %d (steps being redone) moved '
+        'to %s',
+        moved,
+        step,
+        summaries.ROLLED_BACK,
+      )
   spec = pipeline.TrainInput(
     global_batch=run.batch_size,
     strong_view=step_impl.needs_strong_view,
     aug_type=cfg.data.aug_type.value,
     with_probe=step_impl.needs_probe,
     flip=pipeline.allows_flip(data.name),
-    # A resumed run must not replay the first epoch's order.
-    seed=cfg.data.seed + step,
+    seed=cfg.data.seed,
+    start_step=step,
   )
   dataset = strategy.distribute_datasets_from_function(
     pipeline.train_dataset_fn(train_split, data.probe, spec)
@@ -171,70 +169,129 @@ def train(
     jit_compile=run.jit_compile,
     extra_optimizer=state.extra_optimizer,
     example_stats=state.example_stats,
+    skip_nonfinite=run.skip_nonfinite,
+    stop_flag=watcher.flag,
   )
-  evaluator = Evaluator(
-    strategy, state.network.model, state.ema, data.test, run.eval_batch_size
-  )
+  # Trace now, while SIGTERM still exits at once (nothing is unsaved yet);
+  # the calls below reuse this trace.
+  loop.get_concrete_function(iterator, tf.TensorSpec([], tf.int32))
+  evaluate = _make_evaluate(strategy, state, data, run.eval_batch_size)
+  writer = summaries.MetricsWriter(run.workdir, chief)
+  if chief and not restored:
+    image_summaries.write_view_grid(
+      run.workdir,
+      train_split,
+      step,
+      aug_type=spec.aug_type,
+      flip=spec.flip,
+      seed=cfg.data.seed,
+    )
+  opt = state.optimizer
+  bad_examples = data.bad_examples
+  last_eval = summaries.last_eval(run.workdir) if chief else None
   result = {}
   total = run.train_steps
+  saved = step if restored else -1
   t_last, step_last = time.time(), step
-  while step < total:
-    stop = _next_stop(step, total, run)
-    metrics = loop(iterator, tf.constant(stop - step, tf.int32))
-    step = stop
-    if step % run.log_every_steps == 0 or step == total:
-      # Rate over the last log interval (the first one includes tracing).
-      now = time.time()
-      rate = (step - step_last) / max(now - t_last, 1e-9)
-      t_last, step_last = now, step
-      row = {k: float(v) for k, v in metrics.items()}
-      row['train/lr'] = float(state.optimizer.learning_rate())
-      row['train/steps_per_sec'] = rate
-      row['train/images_per_sec'] = rate * run.batch_size
-      writer.write(step, row)
-      eta = (total - step) / max(rate, 1e-9)
-      logging.info(
-        'step %d/%d  %.1f steps/s  %.0f img/s  ETA %.0fs  loss %.4f',
-        step,
-        total,
-        rate,
-        rate * run.batch_size,
-        eta,
-        row.get('loss/total', float('nan')),
+  watcher.training_started()
+  logging.info('Training steps %d..%d', step + 1, total)
+  try:
+    while step < total and not watcher.requested:
+      stop = _next_stop(step, total, run)
+      nonfinite_before = int(opt.nonfinite_steps.numpy())
+      try:
+        means = loop(iterator, tf.constant(stop - step, tf.int32))
+      except tf.errors.OpError:
+        bad_examples.check()  # an input pipeline over the bad-image limit
+        raise
+      new_step = state.step
+      skipped = int(opt.nonfinite_steps.numpy()) - nonfinite_before
+      state.metric_window.add(means, new_step - step - skipped)
+      step = new_step
+      if skipped and not run.skip_nonfinite:
+        # The loop ended right after the bad step (1-based: `step`).
+        raise _nonfinite_error(step, total, state.checkpointer)
+      bad_examples.check()
+      if step < stop:  # SIGTERM ended the chunk early
+        break
+      if _every(step, run.log_every_steps) or step == total:
+        # Rate over the last log interval (the first one includes tracing).
+        now = time.time()
+        rate = (step - step_last) / max(now - t_last, 1e-9)
+        t_last, step_last = now, step
+        row = state.metric_window.flush()
+        row['train/lr'] = float(opt.learning_rate())
+        row['train/steps_per_sec'] = rate
+        row['train/images_per_sec'] = rate * run.batch_size
+        row['train/nonfinite_steps'] = int(opt.nonfinite_steps.numpy())
+        row['data/bad_examples'] = bad_examples.total()
+        writer.write(step, row)
+        _log_progress(step, total, rate, run.batch_size, row, last_eval)
+      if _every(step, run.eval_every_steps) or step == total:
+        result = evaluate()
+        writer.write(step, result)
+        if chief:
+          image_summaries.write_weight_histograms(
+            run.workdir, state.example_stats, train_split, step
+          )
+        last_eval = dict(result, step=step)
+        logging.info(
+          'step %d eval top1 %.4f (raw %.4f) top5 %.4f',
+          step,
+          result['eval/top1'],
+          result['eval/top1_raw'],
+          result['eval/top5'],
+        )
+      if _every(step, _checkpoint_every(run)) or step == total:
+        state.checkpointer.save(step)
+        saved = step
+      t_last = time.time()  # Keep eval / save time out of the rate.
+    if watcher.requested and step < total:
+      path = state.checkpointer.latest
+      if saved != step:
+        path = state.checkpointer.save(step)
+      print(
+        f'ieg_tf: preempted (SIGTERM) at step {step} of {total}; checkpoint '
+        f'{path} saved; rerun the same command to resume.',
+        file=sys.stderr,
+        flush=True,
       )
-    if step % run.eval_every_steps == 0 or step == total:
-      result = evaluator.evaluate()
-      writer.write(step, result)
-      state.checkpointer.save(step)
-      logging.info(
-        'step %d eval top1 %.4f (raw %.4f) top5 %.4f',
-        step,
-        result['eval/top1'],
-        result['eval/top1_raw'],
-        result['eval/top5'],
-      )
-      t_last = time.time()  # Keep eval time out of the training rate.
+      raise SystemExit(preemption.EXIT_PREEMPTED)
+  finally:
+    writer.close()
   if not result:  # Nothing left to train: report the restored model.
-    result = evaluator.evaluate()
-  writer.close()
+    result = evaluate()
   return dict(result, step=state.step)
+
+
+def _log_progress(step, total, rate, batch_size, row, last_eval):
+  """One progress line: speed, ETA, loss and the newest eval top-1."""
+  top1 = ''
+  if last_eval is not None:
+    top1 = f'  eval top1 {last_eval["eval/top1"]:.4f} @{last_eval["step"]}'
+  logging.info(
+    'step %d/%d  %.1f steps/s  %.0f img/s  ETA %.0fs  loss %.4f%s',
+    step,
+    total,
+    rate,
+    rate * batch_size,
+    (total - step) / max(rate, 1e-9),
+    row.get('loss/total', float('nan')),
+    top1,
+  )
 
 
 def evaluate_only(cfg, strategy, data: PreparedData, state: TrainState) -> dict:
   """--mode=eval: restore the newest checkpoint and evaluate the test split."""
-  if state.checkpointer.restore_latest() is None:
+  # Evaluation needs the weights only: a checkpoint written with other
+  # method flags (other metric / per-example tables) is fine.
+  required = ('model', 'ema') if state.ema is not None else ('model',)
+  if state.checkpointer.restore_latest(required) is None:
     raise UserError(
       f'--mode=eval found no checkpoint in {state.checkpointer.directory}; '
       'train first (--mode=train) with the same --workdir.'
     )
-  evaluator = Evaluator(
-    strategy,
-    state.network.model,
-    state.ema,
-    data.test,
-    cfg.run.eval_batch_size,
-  )
-  result = evaluator.evaluate()
+  result = _make_evaluate(strategy, state, data, cfg.run.eval_batch_size)()
   writer = summaries.MetricsWriter(cfg.run.workdir, is_chief(strategy))
   writer.write(state.step, dict(result, mode='eval'))
   writer.close()

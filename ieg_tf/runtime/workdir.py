@@ -1,4 +1,8 @@
-"""The run directory: created once, never wiped (resume relies on it)."""
+"""The run directory: created once, never wiped (resume relies on it).
+
+Nothing a previous run (or the user) left in it is deleted or overwritten:
+`write_text` keeps a differing older version as `<name>.1`, `<name>.2`, ...
+"""
 
 import os
 
@@ -24,9 +28,26 @@ def prepare(workdir: str) -> str:
   return workdir
 
 
+def _free_backup_name(path: str) -> str:
+  n = 1
+  while tf.io.gfile.exists(f'{path}.{n}'):
+    n += 1
+  return f'{path}.{n}'
+
+
 def write_text(workdir: str, name: str, text: str):
-  """Writes <workdir>/<name> atomically enough for a single writer."""
+  """Writes <workdir>/<name> atomically enough for a single writer.
+
+  An existing file with other content is first renamed to the next free
+  `<name>.<n>` (e.g. the flags.cfg of the previous invocation), so a rerun
+  with other flags, or a mistyped one that then fails, loses nothing.
+  """
   path = os.path.join(workdir, name)
+  if tf.io.gfile.exists(path):
+    with tf.io.gfile.GFile(path) as f:
+      if f.read() == text:
+        return
+    tf.io.gfile.rename(path, _free_backup_name(path))
   tmp = path + '.tmp'
   with tf.io.gfile.GFile(tmp, 'w') as f:
     f.write(text)

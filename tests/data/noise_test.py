@@ -197,6 +197,23 @@ class AsymmetricMapTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(full, table[labels])
 
 
+class FolderMapTest(tf.test.TestCase):
+  def test_folder_with_cifar10_names_uses_the_cifar10_map(self):
+    names = class_names.CIFAR10
+    self.assertEqual(noise.map_name_for('folder', names), 'cifar10')
+    self.assertEqual(noise.map_name_for('folder', ('a', 'b')), 'folder')
+    labels = np.arange(10).repeat(50)
+    noisy = noise.apply_noise(
+      labels, np.arange(500), 10, 'asymmetric', 1.0, 3, 'folder', names=names
+    )
+    table = noise.asymmetric_map('cifar10', 10)
+    np.testing.assert_array_equal(noisy, table[labels])
+    with self.assertRaisesRegex(UserError, 'no class map'):
+      noise.apply_noise(
+        labels, np.arange(500), 10, 'asymmetric', 1.0, 3, 'folder'
+      )
+
+
 class NoiseErrorTest(tf.test.TestCase, parameterized.TestCase):
   def test_dataset_without_map(self):
     with self.assertRaisesRegex(UserError, "'folder'.*cifar10.*mnist"):

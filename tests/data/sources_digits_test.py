@@ -48,7 +48,8 @@ class DigitsSourceTest(tf.test.TestCase):
       sources.load_source(config.DataConfig(dataset='imagenet'))
     self.assertEqual(
       set(sources.SOURCE_NAMES),
-      {'digits', 'mnist', 'fashion_mnist', 'cifar10', 'cifar100', 'folder'},
+      {'digits', 'mnist', 'fashion_mnist', 'cifar10', 'cifar100', 'folder'}
+      | set(config.REAL_NOISE_DATASETS),
     )
 
   def test_missing_data_dir(self):

@@ -1,4 +1,4 @@
-"""IEG and L2R steps inside the compiled distributed train loop."""
+"""IEG, L2R and MW-Net steps inside the compiled distributed train loop."""
 
 import dataclasses
 
@@ -47,7 +47,15 @@ def _run(strategy, method, jit, steps=2, **method_kwargs):
   mcfg = dataclasses.replace(
     config_lib.MethodConfig(), method=method, **method_kwargs
   )
-  step = methods.build_step(mcfg, ctx)
+  extra_opt = None
+  with strategy.scope():
+    step = methods.build_step(mcfg, ctx)
+    if getattr(step, 'extra_variables', None):
+      extra_opt = MomentumOptimizer(
+        step.extra_variables,
+        lambda s: step.extra_learning_rate,
+        name='extra',
+      )
   spec = pipeline.TrainInput(
     global_batch=8,
     strong_view=step.needs_strong_view,
@@ -59,22 +67,33 @@ def _run(strategy, method, jit, steps=2, **method_kwargs):
     pipeline.train_dataset_fn(_split(32, 0, 0), _split(9, 100, 1), spec)
   )
   loop = train_loop.make_train_loop(
-    strategy, net.model, opt, None, step, seed=4, jit_compile=jit
+    strategy,
+    net.model,
+    opt,
+    None,
+    step,
+    seed=4,
+    jit_compile=jit,
+    extra_optimizer=extra_opt,
   )
   metrics = loop(iter(dist), tf.constant(steps))
-  return net.model, {k: float(v) for k, v in metrics.items()}
+  extra = [v.numpy() for v in getattr(step, 'extra_variables', [])]
+  return net.model, {k: float(v) for k, v in metrics.items()}, extra
 
 
 class MetaStepTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.parameters(
     (config_lib.Method.IEG, {'ce_factor': 0.0, 'consistency_factor': 0.0}),
     (config_lib.Method.L2R, {}),
+    (config_lib.Method.MWNET, {'mwnet_learning_rate': 0.5}),
   )
   def test_xla_compiled_step_matches_graph_step(self, method, kwargs):
     # Without the MixUp term nothing random remains, so XLA must agree.
     strategy = tf.distribute.get_strategy()
-    graph_model, graph_metrics = _run(strategy, method, False, **kwargs)
-    xla_model, xla_metrics = _run(strategy, method, True, **kwargs)
+    graph_model, graph_metrics, graph_extra = _run(
+      strategy, method, False, **kwargs
+    )
+    xla_model, xla_metrics, xla_extra = _run(strategy, method, True, **kwargs)
     for a, b in zip(
       graph_model.trainable_variables, xla_model.trainable_variables
     ):
@@ -82,10 +101,14 @@ class MetaStepTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(
       graph_metrics['loss/meta'], xla_metrics['loss/meta'], atol=1e-4
     )
+    # MW-Net's MLP is updated by the runtime from the step's extra_grads.
+    self.assertLen(graph_extra, 4 if method == config_lib.Method.MWNET else 0)
+    for a, b in zip(graph_extra, xla_extra):
+      self.assertAllClose(a, b, atol=2e-4, rtol=1e-3)
 
   def test_full_ieg_step_compiles_with_xla_on_two_replicas(self):
     strategy = devices.cpu_mirrored_strategy(2)
-    _, metrics = _run(strategy, config_lib.Method.IEG, True)
+    _, metrics, _ = _run(strategy, config_lib.Method.IEG, True)
     for name in (
       'loss/total',
       'loss/xemin',
@@ -95,8 +118,14 @@ class MetaStepTest(tf.test.TestCase, parameterized.TestCase):
       'relabel/replaced_fraction',
     ):
       self.assertTrue(np.isfinite(metrics[name]), name)
-    # w* is normalized within each replica: its mean is 1/B_local (or 0).
-    self.assertBetween(metrics['weights/mean'], 0.0, 1.0 / 4 + 1e-6)
+    # Scaled weights (w* times the slice size) average 1 per replica, or 0
+    # when every weight of a replica was clipped.
+    self.assertBetween(metrics['weights/mean'], 0.0, 1.0 + 1e-5)
+    hist = sum(
+      metrics[f'weights/{k}']
+      for k in ('zero_fraction', 'frac_low', 'frac_mid', 'frac_high')
+    )
+    self.assertAllClose(hist, 1.0, atol=1e-6)
 
 
 if __name__ == '__main__':

@@ -1,4 +1,5 @@
-"""The compiled train loop: replica invariance, EMA, BN statistics, XLA."""
+"""The compiled train loop: replica invariance, EMA, BN statistics, XLA, and
+the non-finite guard / stop flag."""
 
 from absl.testing import parameterized
 import keras
@@ -7,7 +8,7 @@ import tensorflow as tf
 
 from ieg_tf.data import pipeline
 from ieg_tf.data.split import Split
-from ieg_tf.meta.step_api import StepContext
+from ieg_tf.meta.step_api import StepContext, StepOutput
 from ieg_tf.meta.supervised_step import SupervisedStep
 from ieg_tf.models.registry import build_network
 from ieg_tf.optim.ema import WeightEMA
@@ -65,6 +66,83 @@ def _train(strategy, model_fn, steps=3, jit=False, loss='ce'):
   return model, opt, ema, metrics
 
 
+class _PoisonedStep:
+  """SupervisedStep whose gradients (main or extra) turn NaN at one step.
+
+  With `extra=True` it also owns a variable (like the Meta-Weight-Net) whose
+  gradient is the poisoned one, so the guard must cover `extra_grads`.
+  """
+
+  needs_probe = False
+  needs_strong_view = False
+  extra_learning_rate = 0.1
+
+  def __init__(self, ctx, bad_step, extra):
+    self._inner = SupervisedStep(ctx)
+    self.metric_names = self._inner.metric_names
+    self._bad_step = bad_step
+    self._extra = extra
+    if extra:
+      self.extra_variables = [tf.Variable([1.0, 2.0], name='extra')]
+
+  def compute(self, params, non_trainable, slots, batch, seed, step, **kw):
+    out = self._inner.compute(params, non_trainable, slots, batch, seed, step)
+    poison = tf.where(step == self._bad_step, float('nan'), 1.0)
+    if not self._extra:
+      return out._replace(grads=[g * poison for g in out.grads])
+    return StepOutput(
+      out.grads,
+      out.new_non_trainable,
+      out.metrics,
+      extra_grads=[tf.ones([2]) * poison],
+    )
+
+
+def _guarded_run(strategy, steps, *, extra, skip, bad_step=2, stop=False):
+  with strategy.scope():
+    model = _mlp()
+    opt = MomentumOptimizer(model.trainable_variables, lambda s: 0.1, 0.9)
+    ema = WeightEMA(model.trainable_variables, 0.99)
+  ctx = StepContext(
+    forward=model.stateless_call,
+    global_batch=8,
+    num_replicas=strategy.num_replicas_in_sync,
+    num_classes=3,
+    weight_decay=1e-3,
+    decay_mask=(True,) * len(model.trainable_variables),
+  )
+  with strategy.scope():
+    step = _PoisonedStep(ctx, bad_step, extra)
+    extra_opt = None
+    if extra:
+      extra_opt = MomentumOptimizer(
+        step.extra_variables, lambda s: 0.1, 0.9, name='extra_momentum'
+      )
+  spec = pipeline.TrainInput(global_batch=8, flip=False, seed=5)
+  dist = strategy.distribute_datasets_from_function(
+    pipeline.train_dataset_fn(_split(), None, spec)
+  )
+  flag = tf.Variable(stop, trainable=False)
+  loop = train_loop.make_train_loop(
+    strategy,
+    model,
+    opt,
+    ema,
+    step,
+    seed=1,
+    jit_compile=False,
+    extra_optimizer=extra_opt,
+    skip_nonfinite=skip,
+    stop_flag=flag,
+  )
+  metrics = loop(iter(dist), tf.constant(steps))
+  weights = [v.numpy() for v in model.trainable_variables]
+  weights += [s.numpy() for s in ema.shadows + opt.slots]
+  if extra:
+    weights += [v.numpy() for v in step.extra_variables]
+  return opt, metrics, weights
+
+
 class TrainLoopTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.parameters('ce', 'gce')
   def test_one_device_8_equals_mirrored_2x4(self, loss):
@@ -101,6 +179,46 @@ class TrainLoopTest(tf.test.TestCase, parameterized.TestCase):
     jit = _train(strategy, _mlp, jit=True)
     for a, b in zip(plain[0].trainable_variables, jit[0].trainable_variables):
       self.assertAllClose(a.numpy(), b.numpy(), atol=1e-5)
+
+  @parameterized.parameters((False, False), (True, True))
+  def test_non_finite_step_stops_the_chunk_and_updates_nothing(
+    self, extra, two
+  ):
+    strategy = (
+      devices.cpu_mirrored_strategy(2)
+      if two
+      else tf.distribute.OneDeviceStrategy('/cpu:0')
+    )
+    opt, metrics, weights = _guarded_run(strategy, 5, extra=extra, skip=False)
+    # Steps 0 and 1 ran, step 2 was poisoned: nothing after it ran.
+    self.assertEqual(int(opt.iterations.numpy()), 3)
+    self.assertEqual(int(opt.nonfinite_steps.numpy()), 1)
+    self.assertEqual(int(opt.first_nonfinite_step.numpy()), 2)
+    for w in weights:
+      self.assertTrue(np.isfinite(w).all())
+    self.assertTrue(np.isfinite(metrics['loss/total']))
+    # The poisoned step changed nothing: weights equal a clean 2-step run.
+    _, _, want = _guarded_run(strategy, 2, extra=extra, skip=False)
+    n_model = len(want) if not extra else len(want) - 1
+    for a, b in zip(weights[:n_model], want[:n_model]):
+      self.assertAllClose(a, b, atol=1e-6)
+
+  def test_skip_nonfinite_keeps_training_and_counts(self):
+    strategy = tf.distribute.get_strategy()
+    opt, metrics, weights = _guarded_run(strategy, 5, extra=True, skip=True)
+    self.assertEqual(int(opt.iterations.numpy()), 5)
+    self.assertEqual(int(opt.nonfinite_steps.numpy()), 1)
+    for w in weights:
+      self.assertTrue(np.isfinite(w).all())
+    # Averages leave the skipped step out (its loss was finite but its
+    # metrics must not be mixed with a discarded update).
+    self.assertTrue(np.isfinite(metrics['loss/total']))
+    self.assertGreater(metrics['loss/total'], 0.0)
+
+  def test_stop_flag_ends_the_chunk_before_the_next_step(self):
+    strategy = tf.distribute.get_strategy()
+    opt, _, _ = _guarded_run(strategy, 4, extra=False, skip=False, stop=True)
+    self.assertEqual(int(opt.iterations.numpy()), 0)
 
 
 if __name__ == '__main__':

@@ -92,6 +92,7 @@ _LAYOUTS = {
   ),
 }
 _NAMES = {'cifar10': class_names.CIFAR10, 'cifar100': class_names.CIFAR100_FINE}
+CLASS_NAMES = _NAMES
 
 
 def _read_file(path: str) -> bytes:

@@ -29,6 +29,8 @@ _ALLOWED = {
   ('numpy', 'ndarray'): np.ndarray,
   ('numpy', 'dtype'): np.dtype,
 }
+# The names any numpy-array pickle needs; torch_pickle builds on them.
+ALLOWED_GLOBALS = dict(_ALLOWED)
 
 
 class _RestrictedUnpickler(pickle.Unpickler):

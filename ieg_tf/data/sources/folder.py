@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from ieg_tf import config
 from ieg_tf.data import hashing
+from ieg_tf.data.bad_examples import BadExamples
 from ieg_tf.data.sources.source_data import SourceData
 from ieg_tf.data.split import Split
 from ieg_tf.errors import UserError
@@ -110,9 +111,12 @@ def load(cfg: config.DataConfig) -> SourceData:
       f'{os.path.join(train_dir, empty)} holds no .jpg/.jpeg/.png images'
     )
   shape = _image_shape(paths[0], cfg.image_size)
+  bad = BadExamples('folder', cfg.max_bad_examples)
 
   def split(p, lab, i):
-    return Split(labels=lab, ids=i, paths=p, image_shape=shape)
+    return Split(
+      labels=lab, ids=i, paths=p, image_shape=shape, bad_examples=bad
+    )
 
   train = split(paths, labels, ids)
   optional = {}
@@ -140,4 +144,5 @@ def load(cfg: config.DataConfig) -> SourceData:
     test=test,
     probe=optional.get('probe'),
     labels_are_clean=True,
+    bad_examples=bad,
   )

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from ieg_tf.data.bad_examples import BadExamples
 from ieg_tf.data.split import Split
 
 
@@ -20,6 +21,10 @@ class SourceData:
       (then the probe is carved from train).
     labels_are_clean: True when train labels are the true labels, so the rate
       of synthetic noise can be measured.
+    extra_tests: more evaluation splits by name, e.g. {'imagenet': ...} for
+      webvision_mini (reported as eval/imagenet_top1 ...).
+    bad_examples: the skipped-example counter of this dataset's files, or
+      None for in-memory data.
   """
 
   name: str
@@ -29,6 +34,8 @@ class SourceData:
   test: Split
   probe: Split | None
   labels_are_clean: bool
+  extra_tests: dict[str, Split] = dataclasses.field(default_factory=dict)
+  bad_examples: BadExamples | None = None
 
   def __post_init__(self):
     if len(self.class_names) != self.num_classes:

@@ -33,6 +33,9 @@ def _ids(raw_ids: list[bytes] | None, count: int) -> np.ndarray:
   return np.arange(count, dtype=np.int64)
 
 
+official_ids = _ids
+
+
 def load_split(tfds_name: str, split: str, hint: str) -> Split:
   """Loads one TFDS split into memory, sorted by id.
 

@@ -1,0 +1,16 @@
+"""Converts cifar100n to sharded TFRecords for --data_dir (local or gs://).
+
+Resumable: re-running the same command keeps finished shards. See
+ieg_tf/data/convert.py and the README section "Real-world noisy datasets"
+for the expected input layout.
+
+  python scripts/prepare_cifar100n.py --data_dir=<original layout> \
+    --output_dir=<converted folder, e.g. gs://bucket/cifar100n>
+"""
+
+import sys
+
+from ieg_tf.data import convert
+
+if __name__ == '__main__':
+  sys.exit(convert.main('cifar100n'))

@@ -1,0 +1,16 @@
+"""Converts food101n to sharded TFRecords for --data_dir (local or gs://).
+
+Resumable: re-running the same command keeps finished shards. See
+ieg_tf/data/convert.py and the README section "Real-world noisy datasets"
+for the expected input layout.
+
+  python scripts/prepare_food101n.py --data_dir=<original layout> \
+    --output_dir=<converted folder, e.g. gs://bucket/food101n>
+"""
+
+import sys
+
+from ieg_tf.data import convert
+
+if __name__ == '__main__':
+  sys.exit(convert.main('food101n'))

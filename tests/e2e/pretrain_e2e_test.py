@@ -1,0 +1,87 @@
+"""End to end: `--mode=pretrain`, and `--mode=train --pretrain_steps` on digits."""
+
+import os
+
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
+
+from ieg_tf.runtime import summaries
+from tests.e2e import cli_runner
+
+_FAST = (
+  '--batch_size=32',
+  '--steps_per_loop=5',
+  '--log_every_steps=5',
+  '--eval_every_steps=10',
+  '--linear_probe_examples=200',
+  '--proj_dim=16',
+)
+
+
+class PretrainE2ETest(tf.test.TestCase):
+  def _run(self, *flags):
+    proc = cli_runner.run_main(*flags)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    return proc
+
+  def test_mode_pretrain_then_train_resumes_and_finishes_the_stage(self):
+    workdir = self.create_tempdir().full_path
+    proc = self._run(
+      f'--workdir={workdir}', '--mode=pretrain', '--pretrain_steps=5', *_FAST
+    )
+    line = [s for s in proc.stdout.splitlines() if s.startswith('pretrain:')]
+    self.assertLen(line, 1)
+    self.assertIn('step=5', line[0])
+    self.assertIn('pretrain/linear_probe_top1=', line[0])
+    rows = summaries.read_metrics(workdir)
+    train_rows = [r for r in rows if 'pretrain/loss' in r]
+    self.assertEqual([r['step'] for r in train_rows], [5])
+    for r in train_rows:
+      self.assertTrue(all(k.startswith('pretrain/') for k in r if k != 'step'))
+      self.assertBetween(r['pretrain/contrast_acc'], 0.0, 1.0)
+    diag = rows[-1]
+    self.assertEqual(diag['pretrain/linear_probe_labels'], 'clean')
+    self.assertBetween(diag['pretrain/linear_probe_top1'], 0.0, 1.0)
+    self.assertBetween(diag['pretrain/gmm_auc'], 0.0, 1.0)
+    self.assertNotEmpty(
+      tf.io.gfile.glob(
+        os.path.join(workdir, 'pretrain', 'checkpoints', 'ckpt-5*')
+      )
+    )
+    self.assertFalse(tf.io.gfile.exists(os.path.join(workdir, 'checkpoints')))
+    acc = event_accumulator.EventAccumulator(
+      os.path.join(workdir, 'tensorboard'), size_guidance={'tensors': 0}
+    )
+    acc.Reload()
+    self.assertContainsSubset(
+      ['pretrain/loss', 'pretrain/lr', 'pretrain/linear_probe_top1'],
+      acc.Tags()['tensors'],
+    )
+
+    # --mode=train --pretrain_steps=10 in the same workdir: the stage
+    # resumes at 5, finishes at 10, then the method trains from its encoder.
+    proc = self._run(
+      f'--workdir={workdir}',
+      '--mode=train',
+      '--method=supervised',
+      '--pretrain_steps=10',
+      '--train_steps=10',
+      *_FAST,
+    )
+    self.assertIn('final: step=10 method=supervised', proc.stdout)
+    new = summaries.read_metrics(workdir)[len(rows) :]
+    pre = [i for i, r in enumerate(new) if 'pretrain/loss' in r]
+    train = [i for i, r in enumerate(new) if 'loss/total' in r]
+    self.assertEqual([new[i]['step'] for i in pre], [10])
+    self.assertNotEmpty(train)
+    self.assertLess(max(pre), min(train))
+    self.assertNotEmpty([r for r in new if 'eval/top1' in r])
+    self.assertNotEmpty(
+      tf.io.gfile.glob(
+        os.path.join(workdir, 'pretrain', 'checkpoints', 'ckpt-10*')
+      )
+    )
+
+
+if __name__ == '__main__':
+  tf.test.main()

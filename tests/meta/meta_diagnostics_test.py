@@ -1,0 +1,78 @@
+"""Meta diagnostics against numpy, including the degenerate cases."""
+
+import numpy as np
+import tensorflow as tf
+
+from ieg_tf.meta import meta_diagnostics as md
+
+
+def _batch(noisy, clean_label=None):
+  out = {'is_noisy': tf.constant(noisy)}
+  if clean_label is not None:
+    out['clean_label'] = tf.constant(clean_label, tf.int32)
+  return out
+
+
+class MetaDiagnosticsTest(tf.test.TestCase):
+  def test_weight_metrics_oracle(self):
+    rng = np.random.default_rng(0)
+    raw = np.maximum(rng.normal(0.3, 1.0, 10), 0.0)
+    w = raw / raw.sum()
+    noisy = rng.random(10) < 0.5
+    got = md.weight_metrics(tf.constant(w), _batch(noisy), True)
+    s = w * 10
+    want = {
+      'weights/mean': s.mean(),
+      'weights/zero_fraction': np.mean(s == 0),
+      'weights/frac_low': np.mean((s > 0) & (s < 0.5)),
+      'weights/frac_mid': np.mean((s >= 0.5) & (s < 2.0)),
+      'weights/frac_high': np.mean(s >= 2.0),
+      'weights/clean_mean': s[~noisy].mean(),
+      'weights/noisy_mean': s[noisy].mean(),
+    }
+    self.assertEqual(list(got), md.weight_metric_names(True))
+    for k, v in want.items():
+      self.assertAllClose(got[k], v, atol=1e-6, msg=k)
+    self.assertAllClose(sum(got[k] for k in list(want)[1:5]), 1.0)
+
+  def test_all_clipped_and_no_noisy_examples(self):
+    got = md.weight_metrics(tf.zeros(4), _batch([False] * 4), True)
+    self.assertEqual(float(got['weights/mean']), 0.0)
+    self.assertEqual(float(got['weights/zero_fraction']), 1.0)
+    self.assertEqual(float(got['weights/noisy_mean']), 0.0)  # not NaN
+    plain = md.weight_metrics(tf.fill([4], 0.25), {}, False)
+    self.assertEqual(list(plain), md.weight_metric_names(False))
+    self.assertAllClose(plain['weights/frac_mid'], 1.0)
+
+  def test_relabel_metrics_oracle(self):
+    eps = np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0])
+    noisy = np.array([True, True, False, False, True, False])
+    clean = np.array([0, 1, 2, 0, 1, 2])
+    g = np.eye(3)[[0, 0, 2, 1, 1, 2]] * 0.8 + 0.2 / 3
+    got = md.relabel_metrics(
+      tf.constant(eps), tf.constant(g), _batch(noisy, clean), True
+    )
+    replaced = eps == 0.0
+    self.assertEqual(list(got), md.relabel_metric_names(True))
+    self.assertAllClose(got['relabel/replaced_fraction'], replaced.mean())
+    self.assertAllClose(got['relabel/precision'], noisy[replaced].mean())
+    self.assertAllClose(got['relabel/recall'], replaced[noisy].mean())
+    self.assertAllClose(got['pseudo/accuracy'], np.mean(g.argmax(-1) == clean))
+    none = md.relabel_metrics(
+      tf.ones(6), tf.constant(g), _batch(noisy, clean), True
+    )
+    self.assertEqual(float(none['relabel/precision']), 0.0)  # not NaN
+
+  def test_per_example_stats(self):
+    w = tf.constant([0.5, 0.0, 0.25, 0.25])
+    train = {'index': tf.constant([9, 3, 7, 1])}
+    got = md.per_example_stats(train, w, tf.constant([1.0, 0.0, 0.0, 1.0]))
+    self.assertAllEqual(got['index'], [9, 3, 7, 1])
+    self.assertAllClose(got['weight'], [2.0, 0.0, 1.0, 1.0])
+    self.assertAllEqual(got['relabel'], [0.0, 1.0, 1.0, 0.0])
+    self.assertNotIn('relabel', md.per_example_stats(train, w))
+    self.assertEqual(md.per_example_stats({}, w), {})
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,0 +1,278 @@
+"""The meta steps' outputs, eagerly: per-example statistics, meta groups,
+K views, MixUp wiring and the Meta-Weight-Net step's extra variables."""
+
+import dataclasses
+
+from absl.testing import parameterized
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ieg_tf import config as config_lib
+from ieg_tf.errors import UserError
+from ieg_tf.meta import meta_groups, methods, mwnet, mwnet_step
+from ieg_tf.meta.step_api import StepContext
+
+_M = config_lib.Method
+_B = 8
+_C = 3
+_SEED = tf.constant([7, 3], tf.int64)
+_STEP = tf.constant(900, tf.int64)  # past the ramp-up: every term is on
+
+
+def _model():
+  keras.utils.set_random_seed(0)
+  return keras.Sequential(
+    [
+      keras.Input((4, 4, 1)),
+      keras.layers.Flatten(),
+      keras.layers.Dense(10, activation='tanh'),
+      keras.layers.Dense(_C),
+    ]
+  )
+
+
+def _batch(seed=0, extra_views=0):
+  rng = np.random.default_rng(seed)
+
+  def images():
+    return tf.constant(rng.normal(size=(_B, 4, 4, 1)), tf.float32)
+
+  clean = rng.integers(0, _C, _B)
+  noisy = np.where(np.arange(_B) % 2 == 0, (clean + 1) % _C, clean)
+  train = {
+    'image_weak': images(),
+    'image_strong': images(),
+    'label': tf.constant(noisy, tf.int32),
+    'clean_label': tf.constant(clean, tf.int32),
+    'is_noisy': tf.constant(noisy != clean),
+    'index': tf.constant(rng.permutation(100)[:_B], tf.int32),
+  }
+  for k in range(2, 2 + extra_views):
+    train[f'image_strong_{k}'] = images()
+  probe = {
+    'image': images(),
+    'label': tf.constant(rng.integers(0, _C, _B), tf.int32),
+  }
+  return {'train': train, 'probe': probe}
+
+
+class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
+  def setUp(self):
+    super().setUp()
+    self.model = _model()
+    self.params = [
+      tf.convert_to_tensor(v) for v in self.model.trainable_variables
+    ]
+    rng = np.random.default_rng(1)
+    self.slots = [
+      tf.constant(rng.normal(0, 0.1, p.shape), tf.float32) for p in self.params
+    ]
+
+  def _ctx(self, replicas=1, groups=1, clean=True):
+    return StepContext(
+      forward=self.model.stateless_call,
+      global_batch=_B,
+      num_replicas=replicas,
+      num_classes=_C,
+      weight_decay=1e-3,
+      decay_mask=(True, False, True, False),
+      clean_labels_known=clean,
+      meta_groups=groups,
+    )
+
+  def _step(self, method, ctx=None, **kwargs):
+    cfg = dataclasses.replace(
+      config_lib.MethodConfig(),
+      method=method,
+      mwnet_hidden_units=6,
+      **kwargs,
+    )
+    return methods.build_step(cfg, ctx or self._ctx())
+
+  def _compute(self, step, batch, seed=_SEED, **kwargs):
+    return step.compute(
+      self.params, [], self.slots, batch, seed, _STEP, **kwargs
+    )
+
+  @parameterized.parameters(_M.IEG, _M.L2R, _M.MWNET)
+  def test_per_example_statistics_match_the_metrics(self, method):
+    step = self._step(method)
+    batch = _batch()
+    out = self._compute(step, batch)
+    per = {k: v.numpy() for k, v in out.per_example.items()}
+    names = {_M.IEG: ('weight', 'relabel')}.get(method, ('weight',))
+    self.assertEqual(step.per_example_names, names)
+    self.assertCountEqual(per, ('index',) + names)
+    self.assertAllEqual(per['index'], batch['train']['index'])
+    self.assertEqual(out.per_example['index'].dtype, tf.int32)
+    for name in names:
+      self.assertEqual(out.per_example[name].dtype, tf.float32)
+      self.assertEqual(per[name].shape, (_B,))
+    w = per['weight']
+    # Scaled so the average is 1 (0 if every weight was clipped).
+    self.assertTrue(np.isclose(w.mean(), 1.0, atol=1e-4) or w.max() == 0.0)
+    m = {k: float(v) for k, v in out.metrics.items()}
+    self.assertCountEqual(m, step.metric_names)
+    noisy = batch['train']['is_noisy'].numpy()
+    self.assertAllClose(m['weights/mean'], w.mean(), atol=1e-6)
+    self.assertAllClose(m['weights/zero_fraction'], np.mean(w == 0.0))
+    self.assertAllClose(m['weights/clean_mean'], w[~noisy].mean(), atol=1e-6)
+    self.assertAllClose(m['weights/noisy_mean'], w[noisy].mean(), atol=1e-6)
+    bins = [np.mean((w > 0) & (w < 0.5)), np.mean((w >= 0.5) & (w < 2))]
+    bins.append(np.mean(w >= 2))
+    got = [m[f'weights/frac_{k}'] for k in ('low', 'mid', 'high')]
+    self.assertAllClose(got, bins)
+    if method == _M.IEG:
+      r = per['relabel']
+      self.assertTrue(set(np.unique(r)) <= {0.0, 1.0})
+      self.assertAllClose(m['relabel/replaced_fraction'], r.mean())
+      replaced = r == 1.0
+      self.assertAllClose(
+        m['relabel/recall'], replaced[noisy].mean() if noisy.any() else 0.0
+      )
+      self.assertAllClose(
+        m['relabel/precision'],
+        noisy[replaced].mean() if replaced.any() else 0.0,
+      )
+
+  def test_per_example_needs_an_index(self):
+    batch = _batch()
+    del batch['train']['index']
+    out = self._compute(self._step(_M.L2R), batch)
+    self.assertEqual(out.per_example, {})
+    self.assertLen(out.grads, len(self.params))
+
+  def test_supervised_has_no_per_example_statistics(self):
+    step = self._step(_M.SUPERVISED)
+    self.assertEqual(getattr(step, 'per_example_names', ()), ())
+    out = self._compute(step, _batch()['train'])
+    self.assertEqual(out.per_example, {})
+
+  @parameterized.parameters(_M.IEG, _M.L2R, _M.MWNET)
+  def test_two_groups_on_one_replica_equal_two_replicas(self, method):
+    batch = _batch()
+    one = self._compute(self._step(method, self._ctx(1, 2)), batch)
+    halves = meta_groups.split_batch(batch, 2)
+    step2 = self._step(method, self._ctx(2, 1))
+    # The runtime seeds replica r of 2 at step t with (s0, 2 t + r).
+    t = int(_SEED[1])
+    parts = [
+      self._compute(step2, halves[r], tf.constant([7, 2 * t + r], tf.int64))
+      for r in range(2)
+    ]
+    for g, a, b in zip(one.grads, parts[0].grads, parts[1].grads):
+      self.assertAllClose(g, a + b, atol=1e-6)
+    for g, a, b in zip(
+      one.extra_grads, parts[0].extra_grads, parts[1].extra_grads
+    ):
+      self.assertAllClose(g, a + b, atol=1e-7)
+    for k, v in one.metrics.items():
+      mean = (parts[0].metrics[k] + parts[1].metrics[k]) / 2
+      self.assertAllClose(v, mean, atol=1e-6, msg=k)
+    for k, v in one.per_example.items():
+      cat = np.concatenate([p.per_example[k] for p in parts])
+      self.assertAllClose(v, cat, atol=1e-6)
+    # The whole batch as one slice is a different update.
+    whole = self._compute(self._step(method, self._ctx(1, 1)), batch)
+    self.assertNotAllClose(
+      whole.per_example['weight'], one.per_example['weight']
+    )
+
+  def test_groups_must_divide_the_batch(self):
+    with self.assertRaises(ValueError):
+      self._step(_M.L2R, self._ctx(1, 3))
+
+  def test_more_views_change_the_pseudo_label(self):
+    batch = _batch(extra_views=1)
+    k2 = self._compute(self._step(_M.IEG, num_views=2), batch)
+    step3 = methods.IegStep(
+      self._ctx(), dataclasses.replace(config_lib.MethodConfig(), num_views=3)
+    )
+    self.assertEqual(step3.num_strong_views, 2)
+    k3 = self._compute(step3, batch)
+    self.assertNotAllClose(
+      k2.metrics['loss/relabel'], k3.metrics['loss/relabel']
+    )
+    k1 = self._compute(self._step(_M.IEG, num_views=1), batch)
+    self.assertTrue(np.isfinite(k1.metrics['loss/consistency'].numpy()))
+    self.assertNotAllClose(
+      k1.metrics['loss/relabel'], k2.metrics['loss/relabel']
+    )
+
+  def test_missing_views_are_user_errors(self):
+    cfg = dataclasses.replace(config_lib.MethodConfig(), num_views=3)
+    step3 = methods.IegStep(self._ctx(), cfg)
+    with self.assertRaisesRegex(UserError, 'image_strong_2'):
+      self._compute(step3, _batch())
+    if methods.pipeline_has_extra_strong_views():
+      self.assertIsInstance(
+        methods.build_step(cfg, self._ctx()), methods.IegStep
+      )
+    else:
+      with self.assertRaisesRegex(UserError, '--num_views=3'):
+        methods.build_step(cfg, self._ctx())
+    with self.assertRaises(UserError):
+      self._step(_M.IEG, num_views=0)
+    with self.assertRaises(UserError):
+      self._step(_M.IEG, mixup_mode='gaussian')
+
+  def test_mixup_mode_and_alpha_reach_the_mixup(self):
+    def xe(**kwargs):
+      out = self._compute(self._step(_M.IEG, **kwargs), _batch())
+      return float(out.metrics['loss/xemin'])
+
+    base = xe()
+    # 'ieg' mode keeps the reference's fixed 0.5: alpha does not matter.
+    self.assertAllClose(base, xe(mixup_alpha=3.0))
+    beta = xe(mixup_mode='beta', mixup_alpha=0.75)
+    self.assertNotAllClose(base, beta)
+    self.assertNotAllClose(beta, xe(mixup_mode='beta', mixup_alpha=3.0))
+
+  def test_mwnet_owns_a_seeded_mlp_and_returns_its_gradients(self):
+    step = self._step(_M.MWNET, mwnet_learning_rate=0.02)
+    self.assertEqual(step.extra_learning_rate, 0.02)
+    shapes = [v.shape.as_list() for v in step.extra_variables]
+    self.assertEqual(shapes, [[1, 6], [6], [6, 1], [1]])
+    again = self._step(_M.MWNET)
+    for a, b in zip(step.extra_variables, again.extra_variables):
+      self.assertAllEqual(a, b)
+    batch = _batch()
+    mw = [v + 0.01 for v in step.extra_variables]  # extra= wins over the vars
+    out = self._compute(step, batch, extra=mw)
+
+    def forward(p, x):
+      return self.model.stateless_call(p, [], x, training=True)[0]
+
+    oracle = mwnet.mwnet_meta_gradients(
+      forward,
+      self.params,
+      None,
+      mw,
+      images=batch['train']['image_weak'],
+      labels=batch['train']['label'],
+      probe_images=batch['probe']['image'],
+      probe_labels=batch['probe']['label'],
+      meta_stepsize=0.1,
+      weight_decay=1e-3,
+      decay_mask=(True, False, True, False),
+    )
+    self.assertLen(out.extra_grads, 4)
+    for got, g, p in zip(out.extra_grads, oracle.meta_grads, mw):
+      want = g + mwnet_step.MLP_WEIGHT_DECAY * p
+      self.assertAllClose(got, want, atol=1e-7)
+    self.assertAllClose(out.metrics['loss/meta'], oracle.probe_loss)
+    # Weights of the real step: the MLP of the losses at theta, normalized.
+    logits = forward(self.params, batch['train']['image_weak'])
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
+      batch['train']['label'], logits
+    ).numpy()
+    raw = mwnet.mwnet_forward(mw, tf.constant(ce)).numpy()
+    self.assertAllClose(out.per_example['weight'], raw / raw.sum() * _B)
+    # Without extra= the step reads its variables.
+    plain = self._compute(step, batch)
+    self.assertNotAllClose(plain.extra_grads[0], out.extra_grads[0])
+
+
+if __name__ == '__main__':
+  tf.test.main()

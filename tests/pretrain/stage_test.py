@@ -1,0 +1,212 @@
+"""The contrastive stage: schedule, head kept out of the classifier, encoder
+hand-over to training, resume, skip when complete, --init_checkpoint."""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ieg_tf.errors import UserError
+from ieg_tf.models.registry import build_network
+from ieg_tf.pretrain import contrastive_model, encoder_init, stage
+from ieg_tf.runtime import devices, summaries, trainer
+from tests.pretrain import fixtures
+
+devices.ensure_logical_cpus(2)
+
+
+def _network(channels=1, num_classes=3, strategy=None):
+  strategy = strategy or tf.distribute.get_strategy()
+  with strategy.scope():
+    return build_network('tiny', num_classes, (8, 8, channels))
+
+
+def _values(variables):
+  return [np.array(v.numpy()) for v in variables]
+
+
+class ScheduleTest(tf.test.TestCase):
+  def test_warmup_then_one_cosine_to_zero(self):
+    cfg = fixtures.cfg('/unused', 10, learning_rate=2.0, warmup_steps=2)
+    lr = stage.learning_rate_fn(cfg.pretrain)
+    got = [float(lr(tf.constant(s, tf.int64))) for s in range(10)]
+    want = [2.0 * (s + 1) / 2 for s in range(2)] + [
+      2.0 * 0.5 * (1 + np.cos(np.pi * (s - 2) / 8)) for s in range(2, 10)
+    ]
+    self.assertAllClose(got, want, atol=1e-5)
+
+
+class HeadIsNotInClassifierTest(tf.test.TestCase):
+  def test_head_variables_live_outside_the_classifier(self):
+    network = _network()
+    cm = contrastive_model.build_contrastive_model(network, (8, 8, 1), 2, 8)
+    model_ids = {id(v) for v in network.model.weights}
+    head_ids = {id(v) for v in cm.head.weights}
+    self.assertNotEmpty(head_ids)
+    self.assertEmpty(model_ids & head_ids)
+    # The encoder is shared, not copied.
+    enc_ids = [id(v) for v in network.encoder.weights]
+    self.assertContainsSubset(enc_ids, model_ids)
+    self.assertEqual([id(v) for v in cm.model.weights[: len(enc_ids)]], enc_ids)
+    self.assertEqual(network.model.output_shape, (None, 3))
+    # LARS adapts exactly the conv and dense kernels (3 convs, 2 dense).
+    kernels = [
+      v for v, m in zip(cm.model.trainable_variables, cm.adapt_mask) if m
+    ]
+    self.assertLen(kernels, 5)
+    self.assertTrue(all(len(v.shape) >= 2 for v in kernels))
+
+
+class MaybeInitializeTest(tf.test.TestCase):
+  def _state(self, cfg, network):
+    return trainer.TrainState(
+      cfg, tf.distribute.get_strategy(), network, len(fixtures.data().train)
+    )
+
+  def test_training_starts_from_the_pretrained_encoder(self):
+    workdir = self.create_tempdir().full_path
+    cfg = fixtures.cfg(workdir, 4, linear_probe_examples=32)
+    data = fixtures.data()
+    network = _network()
+    state = self._state(cfg, network)
+    encoder_before = _values(network.encoder.weights)
+    classifier_before = _values(network.model.layers[-1].weights)
+    stage.maybe_initialize(cfg, tf.distribute.get_strategy(), data, state)
+
+    ckpt = os.path.join(workdir, 'pretrain', 'checkpoints', 'ckpt-4')
+    self.assertTrue(tf.io.gfile.exists(ckpt + '.index'))
+    # The weights the classifier model now holds are the saved pre-trained
+    # ones: load that checkpoint into a fresh network and compare.
+    reference = _network()
+    encoder_init.load_encoder(ckpt, reference)
+    pretrained = _values(reference.encoder.weights)
+    self.assertAllClose(_values(network.encoder.weights), pretrained)
+    self.assertFalse(
+      all(np.allclose(a, b) for a, b in zip(encoder_before, pretrained))
+    )
+    # Training updates these variables: the model's own, starting with the
+    # encoder's (shared), then the untouched fresh classifier.
+    n_enc = len(network.encoder.trainable_variables)
+    self.assertEqual(
+      [id(v) for v in network.model.trainable_variables[:n_enc]],
+      [id(v) for v in network.encoder.trainable_variables],
+    )
+    for a, b in zip(
+      _values(network.model.layers[-1].weights), classifier_before
+    ):
+      self.assertAllEqual(a, b)
+    # EMA restarts from the initialized weights, not the random ones.
+    for shadow, var in zip(
+      state.ema.shadows, network.model.trainable_variables
+    ):
+      self.assertAllClose(shadow.numpy(), var.numpy())
+    rows = summaries.read_metrics(workdir)
+    self.assertEqual([r['step'] for r in rows if 'pretrain/loss' in r], [2, 4])
+    diag = [r for r in rows if 'pretrain/linear_probe_top1' in r]
+    self.assertLen(diag, 1)
+    self.assertEqual(diag[0]['pretrain/linear_probe_labels'], 'clean')
+    self.assertBetween(diag[0]['pretrain/gmm_auc'], 0.0, 1.0)
+
+    # A second start (no training checkpoint yet) skips the complete stage
+    # and still hands over the same encoder.
+    again = _network()
+    stage.maybe_initialize(
+      cfg, tf.distribute.get_strategy(), data, self._state(cfg, again)
+    )
+    self.assertAllClose(_values(again.encoder.weights), pretrained)
+    self.assertLen(summaries.read_metrics(workdir), len(rows))
+
+    # Once training has a checkpoint, initialization is left alone.
+    state.checkpointer.save(1)
+    fresh = _network()
+    fresh_before = _values(fresh.encoder.weights)
+    stage.maybe_initialize(
+      cfg, tf.distribute.get_strategy(), data, self._state(cfg, fresh)
+    )
+    self.assertAllClose(_values(fresh.encoder.weights), fresh_before)
+
+  def test_init_checkpoint_from_pretrain_and_train_checkpoints(self):
+    source_dir = self.create_tempdir().full_path
+    cfg = fixtures.cfg(source_dir, 2)
+    source = _network()
+    # A stage checkpoint as the stage writes it (no need to train for it).
+    stage.PretrainState(
+      cfg, tf.distribute.get_strategy(), source
+    ).checkpointer.save(2)
+    want = _values(source.encoder.weights)
+    state = self._state(cfg, source)
+    state.checkpointer.save(7)  # A training checkpoint of the same network.
+
+    # From the pretrain dir, and from the training workdir into a network
+    # with ANOTHER number of classes (only the encoder is read).
+    for path, classes in (
+      (os.path.join(source_dir, 'pretrain'), 3),
+      (source_dir, 5),
+    ):
+      workdir = self.create_tempdir().full_path
+      init_cfg = dataclasses.replace(
+        fixtures.cfg(workdir, 0),
+        run=dataclasses.replace(
+          fixtures.cfg(workdir, 0).run, init_checkpoint=path
+        ),
+      )
+      target = _network(num_classes=classes)
+      stage.maybe_initialize(
+        init_cfg,
+        tf.distribute.get_strategy(),
+        fixtures.data(),
+        self._state(init_cfg, target),
+      )
+      self.assertAllClose(_values(target.encoder.weights), want)
+
+    with self.assertRaisesRegex(UserError, 'does not exist'):
+      encoder_init.load_encoder(os.path.join(source_dir, 'nope'), _network())
+    with self.assertRaisesRegex(UserError, 'does not match'):
+      encoder_init.load_encoder(source_dir, _network(channels=3))
+
+  def test_mode_pretrain_needs_steps(self):
+    cfg = fixtures.cfg(self.create_tempdir().full_path, 0)
+    with self.assertRaisesRegex(UserError, '--pretrain_steps'):
+      stage.run_pretrain(
+        cfg, tf.distribute.get_strategy(), fixtures.data(), _network()
+      )
+
+
+class ResumeTest(tf.test.TestCase):
+  def test_resume_inside_the_stage_across_strategies(self):
+    workdir = self.create_tempdir().full_path
+    data = fixtures.data()
+    mirrored = devices.cpu_mirrored_strategy(2)
+    keras.utils.set_random_seed(0)
+    first = stage.run_pretrain(
+      fixtures.cfg(workdir, 2), mirrored, data, _network(strategy=mirrored)
+    )
+    self.assertEqual(first['step'], 2)
+    saved = _network()
+    encoder_init.load_encoder(os.path.join(workdir, 'pretrain'), saved)
+
+    # A new process (fresh objects, here another strategy) continues at 2.
+    resumed_net = _network()
+    ps = stage.PretrainState(
+      fixtures.cfg(workdir, 4), tf.distribute.get_strategy(), resumed_net
+    )
+    ps.checkpointer.restore_latest()
+    self.assertEqual(ps.step, 2)
+    self.assertAllClose(
+      _values(resumed_net.encoder.weights), _values(saved.encoder.weights)
+    )
+    second = stage.run_pretrain(
+      fixtures.cfg(workdir, 4), tf.distribute.get_strategy(), data, _network()
+    )
+    self.assertEqual(second['step'], 4)
+    self.assertTrue(np.isfinite(second['pretrain/loss']))
+    steps = [
+      r['step'] for r in summaries.read_metrics(workdir) if 'pretrain/loss' in r
+    ]
+    self.assertEqual(steps, [2, 4])
+
+
+if __name__ == '__main__':
+  tf.test.main()
