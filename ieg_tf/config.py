@@ -152,6 +152,11 @@ class MethodConfig:
   # Beta(alpha, alpha) draw (see ieg_tf/meta/mixup.py).
   mixup_mode: str = 'ieg'
   mixup_alpha: float = 0.75
+  # Noisy MixUp rows enter u_loss only when their target's largest entry is
+  # at least this (0 = the reference: every row). See ieg_loss.py.
+  mixup_confidence_threshold: float = 0.8
+  # Divide MixUp's pseudo-labels by their batch mean (ReMixMatch alignment).
+  mixup_distribution_alignment: bool = False
   mwnet_hidden_units: int = 100
   mwnet_learning_rate: float = 1e-3
 

@@ -170,6 +170,23 @@ flags.DEFINE_integer(
   'the digits demo to uniform predictions; see README).',
   lower_bound=0,
 )
+flags.DEFINE_float(
+  'mixup_confidence_threshold',
+  0.8,
+  'IEG: a noisy MixUp row enters the ce_factor term only when the largest '
+  'entry of its mixed target is at least this (FixMatch-style mask; 0 = the '
+  'IEG reference, every row). Guards against collapse while pseudo-labels '
+  'are poor (see README).',
+  lower_bound=0.0,
+  upper_bound=1.0,
+)
+flags.DEFINE_bool(
+  'mixup_distribution_alignment',
+  False,
+  'IEG: divide the pseudo-labels used as MixUp targets by their batch mean '
+  'and renormalize (ReMixMatch distribution alignment to a uniform prior), '
+  'so the targets cannot drift to one class.',
+)
 flags.DEFINE_integer(
   'num_views',
   2,
@@ -398,6 +415,8 @@ def config_from_flags() -> config_lib.Config:
     num_views=FLAGS.num_views,
     mixup_mode=FLAGS.mixup_mode,
     mixup_alpha=FLAGS.mixup_alpha,
+    mixup_confidence_threshold=FLAGS.mixup_confidence_threshold,
+    mixup_distribution_alignment=FLAGS.mixup_distribution_alignment,
     mwnet_hidden_units=FLAGS.mwnet_hidden_units,
     mwnet_learning_rate=FLAGS.mwnet_learning_rate,
   )

@@ -9,7 +9,9 @@ setting (default: uniform 80% and asymmetric 40%) trains
   probe_only   supervised on the clean probe alone (what the noisy data adds)
   gce          generalized cross-entropy (Ghosh & Lan's robust loss)
   l2r          learning to re-weight (Ren et al.)
-  ieg          IEG re-weighting + re-labeling + consistency
+  ieg          IEG re-weighting + re-labeling + consistency (defaults)
+  ieg_reference  IEG with --mixup_confidence_threshold=0: the reference's
+               MixUp term on every row (collapses at this budget, README)
   ieg_c2d      IEG after --pretrain_steps of SimCLR on the train images
 
 each as `python -m ieg_tf.main` with the same network, batch and steps, and
@@ -29,8 +31,11 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import time
+
+# scripts/ is not a package: find the sibling module when run from anywhere.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cifar_folder  # noqa: E402
 
 SETTINGS = ('uniform_0.8', 'asymmetric_0.4')
 METHODS = (
@@ -40,28 +45,9 @@ METHODS = (
   'gce',
   'l2r',
   'ieg',
+  'ieg_reference',
   'ieg_c2d',
 )
-
-
-def extracted_folder(data: str, scratch: str) -> str:
-  """A folder with train/<class>/ and test/<class>/ (extracting a tar once)."""
-  if os.path.isdir(data):
-    return data
-  if not os.path.isfile(data):
-    raise SystemExit(f'accuracy_study: {data} is neither a folder nor a tar')
-  root = os.path.join(scratch, 'cifar10_jpg')
-  done = os.path.join(root, '.extracted')
-  if not os.path.exists(done):
-    os.makedirs(root, exist_ok=True)
-    print(f'extracting {data} -> {root}', flush=True)
-    with tarfile.open(data) as tar:
-      tar.extractall(root, filter='data')
-    open(done, 'w').close()
-  for dirpath, dirnames, _ in os.walk(root):
-    if 'train' in dirnames and 'test' in dirnames:
-      return dirpath
-  raise SystemExit(f'accuracy_study: no train/ and test/ under {root}')
 
 
 def method_flags(method: str, setting: str, args) -> list[str]:
@@ -87,6 +73,8 @@ def method_flags(method: str, setting: str, args) -> list[str]:
   ]
   if method == 'clean':
     return flags + ['--method=supervised', '--noise_type=none']
+  if method == 'ieg_reference':
+    return flags + ['--method=ieg', '--mixup_confidence_threshold=0']
   if method == 'ieg_c2d':
     return flags + ['--method=ieg', f'--pretrain_steps={args.pretrain_steps}']
   return flags + [f'--method={method}']
@@ -224,7 +212,7 @@ def main(argv=None):
       for m in methods:
         print(' '.join(method_flags(m, s, args)))
     return
-  folder = extracted_folder(args.data, args.out)
+  folder = cifar_folder.extracted_folder(args.data, args.out, 'accuracy_study')
   table = {}
   for setting in settings:
     for method in methods:

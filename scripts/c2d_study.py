@@ -29,50 +29,13 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import time
 
+# scripts/ is not a package: find the sibling module when run from anywhere.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cifar_folder  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def extracted_folder(data: str, scratch: str) -> str:
-  """A folder with train/<class>/ and test/<class>/ (extracts a tar once)."""
-  if os.path.isdir(data):
-    return data
-  if not os.path.isfile(data):
-    raise SystemExit(f'c2d_study: {data} is neither a folder nor a tar')
-  root = os.path.join(scratch, 'cifar10_jpg')
-  done = os.path.join(root, '.extracted')
-  if not os.path.exists(done):
-    os.makedirs(root, exist_ok=True)
-    print(f'extracting {data} -> {root}', flush=True)
-    with tarfile.open(data) as tar:
-      tar.extractall(root, filter='data')
-    open(done, 'w').close()
-  for dirpath, dirnames, _ in os.walk(root):
-    if 'train' in dirnames and 'test' in dirnames:
-      return dirpath
-  raise SystemExit(f'c2d_study: no train/ and test/ under {root}')
-
-
-def subset_folder(folder: str, scratch: str, per_class: dict) -> str:
-  """Symlinks the first N images of every class into a new folder tree."""
-  name = f'c2d_subset_{per_class["train"]}_{per_class["test"]}'
-  root = os.path.join(scratch, name)
-  done = os.path.join(root, '.linked')
-  if os.path.exists(done):
-    return root
-  for split, count in per_class.items():
-    for cls in sorted(os.listdir(os.path.join(folder, split))):
-      src = os.path.join(folder, split, cls)
-      dst = os.path.join(root, split, cls)
-      os.makedirs(dst, exist_ok=True)
-      for f in sorted(os.listdir(src))[:count]:
-        link = os.path.join(dst, f)
-        if not os.path.lexists(link):
-          os.symlink(os.path.join(src, f), link)
-  open(done, 'w').close()
-  return root
 
 
 def common_flags(args, data_dir: str) -> list[str]:
@@ -234,8 +197,8 @@ def main():
   args = parser.parse_args()
 
   t0 = time.time()
-  folder = extracted_folder(args.data, args.scratch)
-  data_dir = subset_folder(
+  folder = cifar_folder.extracted_folder(args.data, args.scratch, 'c2d_study')
+  data_dir = cifar_folder.subset_folder(
     folder,
     args.scratch,
     {'train': args.train_per_class, 'test': args.test_per_class},

@@ -5,7 +5,14 @@ that feeds one seed per element gets per-image variety, and a fixed seed gives
 a reproducible, checkpointable result. No py_function, no PIL, no
 tensorflow-addons: geometric ops use `tf.raw_ops.ImageProjectiveTransformV3`.
 
+Images are uint8 (levels 0..255) or float in [0, 1] (float16, bfloat16,
+float32, float64; `tf.image.convert_image_dtype`'s convention); every
+primitive op returns its input's dtype, and magnitudes, thresholds and fill
+values are in levels on both (see `image_dtype`). The input pipeline feeds
+uint8.
+
 Modules (data flow order):
+  image_dtype  the uint8 / float convention, applied once per op family.
   seeds        split seeds, scalar draws, per-element seeds.
   sizes        scale the 32x32 reference constants to other image sizes.
   crop_flip    pad-and-random-crop, random horizontal flip.

@@ -2,19 +2,28 @@
 
 Implemented list: the 25 sub-policies of the policy found on reduced
 CIFAR-10, as published in the AutoAugment paper (Cubuk et al., CVPR 2019,
-appendix table). The reference instead sampled from a 95-entry list (19
-five-sub-policy lists from several searches, `good_policies()`); the paper's
-25 are the policy the paper reports for CIFAR. Each entry is
+appendix table; tensorflow/models prints the same list as
+`policy_reduced_cifar10`). The reference instead sampled from a 95-entry
+list (19 five-sub-policy lists from several searches,
+`cifar10_policies()`, reference/ieg_algorithm.md 4.2); the paper's 25 are
+the policy the paper reports for CIFAR. In public copies of that 95-entry
+list, sub-policies 0-14 and 20-24 below appear verbatim (its lists exp0_0,
+exp1_0, exp2_0, exp0_1); 15-19 do not. Each entry is
 (op, probability, level); levels use the reference's scale
 (PARAMETER_MAX = 10, see `op_table`); ops without a magnitude ignore their
 level.
 
 As the reference (with POOL=None), each image samples its own sub-policy
 uniformly, then applies its two ops in order, each with its probability.
+
+Images are uint8 or float in [0, 1] and come back in their dtype: a float
+image is rounded to levels once on entry and divided by 255 on exit
+(`image_dtype.on_levels`), so both dtypes see the same ops and magnitudes.
 """
 
 import tensorflow as tf
 
+from ieg_tf.augment import image_dtype
 from ieg_tf.augment import op_table
 from ieg_tf.augment import seeds
 
@@ -56,19 +65,20 @@ def _tables(policy):
   return names, index, prob, level
 
 
+@image_dtype.on_levels
 def autoaugment(image, seed, *, policy=CIFAR10_POLICY) -> tf.Tensor:
   """Applies one uniformly drawn sub-policy of `policy`.
 
   Args:
-    image: uint8 [H, W, C], C = 1 or 3.
+    image: uint8 or float [H, W, C], C = 1 or 3.
     seed: int32/int64 [2].
     policy: sequence of sub-policies, each a sequence of (op, prob, level)
       with op a key of `op_table.OPS`; all of the same length.
 
   Returns:
-    uint8 [H, W, C]. Runs per image (eager, tf.function or tf.data).
+    Same shape and dtype as `image`. Runs per image (eager, tf.function or
+    tf.data).
   """
-  image = tf.convert_to_tensor(image)
   names, index, prob, level = _tables(policy)
   stages = len(policy[0])
   pick_seed, *stage_seeds = seeds.split(seed, 1 + stages)

@@ -1,5 +1,11 @@
 """SimCLR colour distortion and Gaussian blur on float images in [0, 1].
 
+Dtypes (`image_dtype.on_unit_float`): the ops are defined on continuous
+values and compute in float32 [0, 1]. They also take uint8 images (levels,
+divided by 255 on entry and rounded back to uint8 on exit, so within half a
+level of the float result) and float16/bfloat16/float64 images (cast to
+float32 and back); each returns its input's dtype.
+
 Follows SimCLR v2's `data_util` semantics (reference/contrastive_init.md
 3.5): with probability 0.8 a colour jitter of strength s (brightness factor
 U[max(0, 1 - 0.8 s), 1 + 0.8 s], contrast and saturation factors
@@ -16,11 +22,13 @@ All functions run per image (eager, tf.function or tf.data).
 
 import tensorflow as tf
 
+from ieg_tf.augment import image_dtype
 from ieg_tf.augment import seeds
 
 
+@image_dtype.on_unit_float
 def grayscale(image) -> tf.Tensor:
-  """Luma, repeated over the channels (float32 [H, W, C] -> same)."""
+  """Luma, repeated over the channels ([H, W, C] -> same shape and dtype)."""
   if image.shape[-1] == 1:
     return image
   return tf.tile(tf.image.rgb_to_grayscale(image), [1, 1, image.shape[-1]])
@@ -52,16 +60,17 @@ def _jitter_steps(strength, channels):
   return [bright, contrast, saturation, hue]
 
 
+@image_dtype.on_unit_float
 def color_jitter(image, seed, strength: float) -> tf.Tensor:
   """Brightness, contrast, saturation, hue jitter in a random order.
 
   Args:
-    image: float32 [H, W, C] in [0, 1], C = 1 or 3 (static).
+    image: float [H, W, C] in [0, 1] or uint8, C = 1 or 3 (static).
     seed: int32/int64 [2].
     strength: colour strength s (python float >= 0); 0 is the identity.
 
   Returns:
-    float32 [H, W, C] in [0, 1].
+    Same shape and dtype as `image`, in [0, 1] for floats.
   """
   steps = _jitter_steps(strength, image.shape[-1])
   order_seed, *step_seeds = seeds.split(seed, 1 + len(steps))
@@ -74,22 +83,22 @@ def color_jitter(image, seed, strength: float) -> tf.Tensor:
   return image
 
 
+@image_dtype.on_unit_float
 def color_distort(
   image, seed, strength: float, jitter_prob=0.8, gray_prob=0.2
 ) -> tf.Tensor:
   """Random colour jitter (p = 0.8) then random grayscale (p = 0.2).
 
   Args:
-    image: float32 [H, W, C] in [0, 1], C = 1 or 3 (static).
+    image: float [H, W, C] in [0, 1] or uint8, C = 1 or 3 (static).
     seed: int32/int64 [2].
     strength: colour strength s (SimCLR CIFAR recipe: 0.5, ImageNet: 1.0).
     jitter_prob: probability of the colour jitter.
     gray_prob: probability of the grayscale conversion.
 
   Returns:
-    float32 [H, W, C] in [0, 1].
+    Same shape and dtype as `image`, in [0, 1] for floats.
   """
-  image = tf.convert_to_tensor(image, tf.float32)
   jitter_coin, jitter_seed, gray_coin = seeds.split(seed, 3)
   image = tf.cond(
     seeds.coin(jitter_coin, jitter_prob),
@@ -127,6 +136,7 @@ def _reflected_band(size, kernel, radius: int) -> tf.Tensor:
   return tf.scatter_nd(indices, weights, [size, size])
 
 
+@image_dtype.on_unit_float
 def gaussian_blur(image, sigma, radius: int) -> tf.Tensor:
   """Separable Gaussian blur with reflected borders.
 
@@ -134,12 +144,12 @@ def gaussian_blur(image, sigma, radius: int) -> tf.Tensor:
   several times faster than a depthwise convolution with a long kernel.
 
   Args:
-    image: float32 [H, W, C], H and W > radius.
+    image: float [H, W, C] in [0, 1] or uint8; H and W > radius.
     sigma: float scalar > 0.
     radius: kernel radius (python int); 0 is the identity.
 
   Returns:
-    float32 [H, W, C].
+    Same shape and dtype as `image`.
   """
   if radius <= 0:
     return image
@@ -152,19 +162,19 @@ def gaussian_blur(image, sigma, radius: int) -> tf.Tensor:
   return out
 
 
+@image_dtype.on_unit_float
 def random_blur(image, seed, size: int, prob=0.5) -> tf.Tensor:
   """With probability `prob`, blurs with sigma ~ U[0.1, 2.0].
 
   Args:
-    image: float32 [H, W, C] in [0, 1].
+    image: float [H, W, C] in [0, 1] or uint8.
     seed: int32/int64 [2].
     size: image side that sets the kernel radius (size // 10) // 2.
     prob: probability of blurring.
 
   Returns:
-    float32 [H, W, C] in [0, 1].
+    Same shape and dtype as `image`, in [0, 1] for floats.
   """
-  image = tf.convert_to_tensor(image, tf.float32)
   coin_seed, sigma_seed = seeds.split(seed, 2)
   radius = (size // 10) // 2
   sigma = seeds.uniform(sigma_seed, 0.1, 2.0)

@@ -1,7 +1,12 @@
-"""Cutout: a square of constant value at a random center, clipped at borders."""
+"""Cutout: a square of constant value at a random center, clipped at borders.
+
+uint8 or float images (see `image_dtype`): the box is written in the input
+dtype and `fill` is a level (0..255), i.e. 128 / 255 on float images.
+"""
 
 import tensorflow as tf
 
+from ieg_tf.augment import image_dtype
 from ieg_tf.augment import seeds
 
 
@@ -12,14 +17,15 @@ def fill_box(image, top, left, height, width, fill=128) -> tf.Tensor:
   its part inside the image is filled.
 
   Args:
-    image: uint8 [H, W, C].
+    image: uint8 or float [H, W, C].
     top, left: int32 scalars, the box's upper-left corner.
     height, width: int32 scalars, the box's size.
-    fill: value written into the box (all channels).
+    fill: level (0..255) written into the box (all channels).
 
   Returns:
-    uint8 [H, W, C].
+    Same shape and dtype as `image`.
   """
+  image = tf.convert_to_tensor(image)
   shape = tf.shape(image)
   rows = tf.range(shape[0])[:, None]
   cols = tf.range(shape[1])[None, :]
@@ -29,7 +35,7 @@ def fill_box(image, top, left, height, width, fill=128) -> tf.Tensor:
     & (cols >= left)
     & (cols < left + width)
   )
-  fill = tf.cast(fill, image.dtype)
+  fill = image_dtype.fill_value(fill, image.dtype)
   return tf.where(inside[:, :, None], fill, image)
 
 
@@ -41,14 +47,17 @@ def cutout(image, seed, size, fill=128) -> tf.Tensor:
   near an edge less than size^2 pixels change.
 
   Args:
-    image: uint8 [H, W, C].
+    image: uint8 or float [H, W, C].
     seed: int32/int64 [2].
     size: side of the square (python int or int32 scalar), >= 0.
-    fill: 128 (mid-gray, IEG's CIFAR strong view: 0 in [-1, 1]) by default.
+    fill: level; 128 (mid-gray, IEG's CIFAR strong view: 0 in [-1, 1]) by
+      default.
 
   Returns:
-    uint8 [H, W, C]. Runs per image (eager, tf.function or tf.data).
+    Same shape and dtype as `image`. Runs per image (eager, tf.function or
+    tf.data).
   """
+  image = tf.convert_to_tensor(image)
   shape = tf.shape(image)
   seed_y, seed_x = seeds.split(seed, 2)
   center_y = seeds.randint(seed_y, 0, shape[0])

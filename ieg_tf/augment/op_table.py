@@ -17,12 +17,18 @@ Maps a level to each op's magnitude as the reference does for 32x32 images
 Geometric ops fill with gray 128 (the reference's alpha-0 pixels became 0 in
 [-1, 1] space). `apply_op` picks one op per image with `tf.switch_case`, so
 only the chosen op runs. Runs per image (eager, tf.function or tf.data).
+
+Images are uint8 or float in [0, 1] and come back in their dtype
+(`image_dtype`): the table works on levels, so a float image is rounded to
+levels once on entry and divided by 255 once on exit; levels, thresholds and
+fills mean the same on both dtypes.
 """
 
 import tensorflow as tf
 
 from ieg_tf.augment import cutout as cutout_lib
 from ieg_tf.augment import geometry
+from ieg_tf.augment import image_dtype
 from ieg_tf.augment import ops
 from ieg_tf.augment import seeds
 from ieg_tf.augment import sizes
@@ -153,15 +159,15 @@ def apply_named(name: str, image, level, seed) -> tf.Tensor:
 
   Args:
     name: a key of `OPS`.
-    image: uint8 [H, W, C].
+    image: uint8 or float [H, W, C].
     level: float/int scalar in [0, PARAMETER_MAX].
     seed: int32/int64 [2] for the random sign or cutout position.
 
   Returns:
-    uint8 [H, W, C].
+    Same shape and dtype as `image`.
   """
-  image = tf.convert_to_tensor(image)
-  return OPS[name](image, tf.cast(level, tf.float32), seed)
+  level = tf.cast(level, tf.float32)
+  return image_dtype.run_on_levels(lambda x: OPS[name](x, level, seed), image)
 
 
 def apply_op(names, index, image, level, seed, enabled=None) -> tf.Tensor:
@@ -170,7 +176,7 @@ def apply_op(names, index, image, level, seed, enabled=None) -> tf.Tensor:
   Args:
     names: tuple of keys of `OPS` (python, fixed at trace time).
     index: int32 scalar in [0, len(names)).
-    image: uint8 [H, W, C].
+    image: uint8 or float [H, W, C].
     level: float/int scalar in [0, PARAMETER_MAX].
     seed: int32/int64 [2].
     enabled: optional bool scalar; False returns `image` unchanged. Folded
@@ -178,15 +184,19 @@ def apply_op(names, index, image, level, seed, enabled=None) -> tf.Tensor:
       `tf.cond` around it, to keep one control-flow op per op choice.
 
   Returns:
-    uint8 [H, W, C], same static shape as `image`.
+    Same dtype and static shape as `image`.
   """
-  image = tf.convert_to_tensor(image)
   level = tf.cast(level, tf.float32)
   index = tf.cast(index, tf.int32)
-  branches = [(lambda fn=OPS[name]: fn(image, level, seed)) for name in names]
-  if enabled is not None:
-    branches.append(lambda: tf.identity(image))
-    index = tf.where(enabled, index, len(names))
-  out = tf.switch_case(index, branches)
-  out.set_shape(image.shape)
-  return out
+
+  def on_levels(image):
+    branches = [(lambda fn=OPS[n]: fn(image, level, seed)) for n in names]
+    choice = index
+    if enabled is not None:
+      branches.append(lambda: tf.identity(image))
+      choice = tf.where(enabled, index, len(names))
+    out = tf.switch_case(choice, branches)
+    out.set_shape(image.shape)
+    return out
+
+  return image_dtype.run_on_levels(on_levels, image)

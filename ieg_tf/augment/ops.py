@@ -1,9 +1,18 @@
-"""Primitive pixel ops on uint8 images of any size (C = 1 or 3).
+"""Primitive pixel ops on uint8 or float images of any size (C = 1 or 3).
 
-Pure functions: uint8 [H, W, C] and plain magnitudes in, uint8 [H, W, C] out,
-no randomness. They follow the PIL operations the reference applied (see
-reference/ieg_algorithm.md section 4.2), with the rounding stated per op.
-Runs per image in any context (eager, tf.function, tf.data).
+Pure functions: an image [H, W, C] and plain magnitudes in, an image of the
+same dtype out, no randomness. They follow the PIL operations the reference
+applied (see reference/ieg_algorithm.md section 4.2), with the rounding
+stated per op. Runs per image in any context (eager, tf.function, tf.data).
+
+Dtypes (`image_dtype`): uint8 images hold levels 0..255; float images
+(float16/bfloat16/float32/float64) hold levels / 255, in [0, 1]. Every op
+returns its input's dtype. The ops are defined on levels: a float image is
+rounded to the nearest level on entry (`image_dtype.on_levels`) and the
+result divided by 255, so `op(x / 255) * 255 == op(x)` for uint8 x, up to
+the float dtype's representation of k / 255. Magnitudes (solarize threshold,
+posterize bits) are in levels / bits whatever the dtype. The docstrings
+below state shapes and values for uint8; read "levels / 255" for floats.
 
 Blend rule (Color, Contrast, Brightness, Sharpness, as PIL's ImageEnhance):
 `out = round(d + factor * (x - d))` clipped to [0, 255], where `d` is the op's
@@ -13,20 +22,24 @@ Blend rule (Color, Contrast, Brightness, Sharpness, as PIL's ImageEnhance):
 
 import tensorflow as tf
 
+from ieg_tf.augment import image_dtype
+
 # Integer luma weights (ITU-R 601-2, as PIL's 'L' conversion), in 1/1000.
 _LUMA = (299, 587, 114)
 
 
 def identity(image) -> tf.Tensor:
-  """Returns `image` unchanged (uint8 [H, W, C])."""
+  """Returns `image` unchanged (any dtype, no level rounding)."""
   return tf.identity(image)
 
 
+@image_dtype.on_levels
 def invert(image) -> tf.Tensor:
   """255 - x (uint8 [H, W, C])."""
   return 255 - image
 
 
+@image_dtype.on_levels
 def solarize(image, threshold) -> tf.Tensor:
   """Inverts pixels >= `threshold`: x < t ? x : 255 - x.
 
@@ -42,6 +55,7 @@ def solarize(image, threshold) -> tf.Tensor:
   return tf.cast(out, tf.uint8)
 
 
+@image_dtype.on_levels
 def posterize(image, bits) -> tf.Tensor:
   """Keeps the `bits` most significant bits of every value.
 
@@ -62,12 +76,13 @@ def luma(image) -> tf.Tensor:
   """Gray level round(0.299 R + 0.587 G + 0.114 B), half up, exact integers.
 
   Args:
-    image: uint8 [H, W, C]; C = 1 is returned as is.
+    image: uint8 [H, W, C] (or float, taken as levels); C = 1 is returned
+      as is.
 
   Returns:
     int32 [H, W, 1].
   """
-  x = tf.cast(image, tf.int32)
+  x = tf.cast(image_dtype.to_levels(image), tf.int32)
   if image.shape[-1] == 1:
     return x
   weighted = tf.reduce_sum(x * tf.constant(_LUMA, tf.int32), -1, keepdims=True)
@@ -75,7 +90,7 @@ def luma(image) -> tf.Tensor:
 
 
 def blend(degenerate, image, factor) -> tf.Tensor:
-  """round(d + factor * (x - d)), clipped to [0, 255].
+  """round(d + factor * (x - d)), clipped to [0, 255] (level helper).
 
   Args:
     degenerate: int/float/uint8 tensor broadcastable to `image`.
@@ -91,16 +106,19 @@ def blend(degenerate, image, factor) -> tf.Tensor:
   return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
 
 
+@image_dtype.on_levels
 def brightness(image, factor) -> tf.Tensor:
   """Blend with black: round(factor * x), clipped (uint8 [H, W, C])."""
   return blend(tf.zeros([], tf.float32), image, factor)
 
 
+@image_dtype.on_levels
 def color(image, factor) -> tf.Tensor:
   """Blend with the image's gray version (saturation); identity for C = 1."""
   return blend(luma(image), image, factor)
 
 
+@image_dtype.on_levels
 def contrast(image, factor) -> tf.Tensor:
   """Blend with a constant image at the mean gray level.
 
@@ -120,6 +138,7 @@ def contrast(image, factor) -> tf.Tensor:
   return blend(mean, image, factor)
 
 
+@image_dtype.on_levels
 def smooth(image) -> tf.Tensor:
   """PIL's SMOOTH filter: 3x3 kernel [[1,1,1],[1,5,1],[1,1,1]] / 13, rounded.
 
@@ -149,6 +168,7 @@ def smooth(image) -> tf.Tensor:
   return tf.cast(out, tf.uint8)
 
 
+@image_dtype.on_levels
 def sharpness(image, factor) -> tf.Tensor:
   """Blend with the SMOOTH-filtered image (factor > 1 sharpens).
 
@@ -162,6 +182,7 @@ def sharpness(image, factor) -> tf.Tensor:
   return blend(smooth(image), image, factor)
 
 
+@image_dtype.on_levels
 def autocontrast(image) -> tf.Tensor:
   """Per channel, stretches [min, max] to [0, 255]: (x - lo) * 255 // (hi - lo).
 
@@ -181,6 +202,7 @@ def autocontrast(image) -> tf.Tensor:
   return tf.cast(tf.where(hi > lo, stretched, x), tf.uint8)
 
 
+@image_dtype.on_levels
 def equalize(image) -> tf.Tensor:
   """Per-channel histogram equalization, as PIL's `ImageOps.equalize`.
 

@@ -9,10 +9,15 @@ Deviation: the reference drew the ops and magnitudes once per BATCH (only
 the coin flips and signs were per image); here every image draws its own ops
 and magnitudes from its own seed, which gives more variety per batch and lets
 the op run per element inside tf.data.
+
+Images are uint8 or float in [0, 1] and come back in their dtype: a float
+image is rounded to levels once on entry and divided by 255 on exit
+(`image_dtype.on_levels`), so both dtypes see the same ops and magnitudes.
 """
 
 import tensorflow as tf
 
+from ieg_tf.augment import image_dtype
 from ieg_tf.augment import op_table
 from ieg_tf.augment import seeds
 
@@ -34,13 +39,14 @@ RANDAUG_OPS = (
 )
 
 
+@image_dtype.on_levels
 def randaugment(
   image, seed, *, num_layers=2, magnitude=None, prob=0.5, names=RANDAUG_OPS
 ) -> tf.Tensor:
   """Applies `num_layers` random ops, each with probability `prob`.
 
   Args:
-    image: uint8 [H, W, C], C = 1 or 3.
+    image: uint8 or float [H, W, C], C = 1 or 3.
     seed: int32/int64 [2].
     num_layers: N, ops applied one after the other.
     magnitude: fixed level in [0, 10], or None for the random-magnitude mode
@@ -49,9 +55,9 @@ def randaugment(
     names: op names from `op_table.OPS` to choose from.
 
   Returns:
-    uint8 [H, W, C]. Runs per image (eager, tf.function or tf.data).
+    Same shape and dtype as `image`. Runs per image (eager, tf.function or
+    tf.data).
   """
-  image = tf.convert_to_tensor(image)
   for layer_seed in seeds.split(seed, num_layers):
     op_seed, level_seed, coin_seed, inner_seed = seeds.split(layer_seed, 4)
     index = seeds.randint(op_seed, 0, len(names))

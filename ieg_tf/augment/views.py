@@ -107,24 +107,51 @@ def strong_view(weak_image, seed, *, aug_type, flip=True) -> tf.Tensor:
   )
 
 
-def train_views(image, seed, *, aug_type, flip=True, pad=None) -> dict:
-  """The weak and strong views of one training image, normalized.
+def _fold_in(seed, data: int) -> tf.Tensor:
+  """A seed [2] derived from `seed` and a python int, of `seed`'s dtype."""
+  folded = tf.random.experimental.stateless_fold_in(
+    tf.cast(seed, tf.int64), data
+  )
+  return tf.cast(folded, seed.dtype)
+
+
+def train_views(
+  image, seed, *, aug_type, flip=True, pad=None, num_strong=1
+) -> dict:
+  """The weak view and `num_strong` strong views of one training image.
+
+  Every strong view is an independent strong augmentation of the SAME weak
+  view (IEG's K > 2 pseudo-label views). The first strong view uses the same
+  seed whatever `num_strong` is, so K = 2 batches do not change when more
+  views are asked for; view k >= 2 folds k into that seed.
 
   Args:
     image: uint8 [H, W, C].
     seed: int32/int64 [2].
     aug_type: see `strong_view`.
-    flip: random horizontal flips in both views.
+    flip: random horizontal flips in every view.
     pad: weak-view padding, see `weak_view`.
+    num_strong: strong views (>= 1).
 
   Returns:
-    {'image_weak': float32 [H, W, C], 'image_strong': float32 [H, W, C]},
-    both in [-1, 1]; the strong view is made from the weak one.
+    {'image_weak', 'image_strong', and for num_strong > 1 'image_strong_2'
+    .. 'image_strong_{num_strong}'}: float32 [H, W, C] in [-1, 1].
+
+  Raises:
+    ValueError: num_strong < 1.
   """
+  if num_strong < 1:
+    raise ValueError(f'num_strong must be >= 1, got {num_strong}')
   weak_seed, strong_seed = seeds.split(seed, 2)
   weak = weak_view(image, weak_seed, pad=pad, flip=flip)
-  strong = strong_view(weak, strong_seed, aug_type=aug_type, flip=flip)
-  return {'image_weak': to_float(weak), 'image_strong': to_float(strong)}
+  out = {'image_weak': to_float(weak)}
+  for k in range(1, num_strong + 1):
+    key = 'image_strong' if k == 1 else f'image_strong_{k}'
+    view_seed = strong_seed if k == 1 else _fold_in(strong_seed, k)
+    out[key] = to_float(
+      strong_view(weak, view_seed, aug_type=aug_type, flip=flip)
+    )
+  return out
 
 
 def _size_pair(image, out_size):

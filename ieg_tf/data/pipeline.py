@@ -48,6 +48,9 @@ class TrainInput:
   Attributes:
     global_batch: examples per step across all replicas.
     strong_view: also produce `image_strong` (IEG, consistency losses).
+    num_strong_views: strong views per example with `strong_view`; more than
+      1 adds 'image_strong_2' .. (IEG --num_views=K > 2), each an
+      independent strong augmentation of the same weak view.
     aug_type: strong augmentation ('randaug', 'autoaug', 'weak').
     with_probe: zip a probe batch of the same size (meta methods).
     flip: random horizontal flips in the views.
@@ -59,6 +62,7 @@ class TrainInput:
 
   global_batch: int
   strong_view: bool = False
+  num_strong_views: int = 1
   aug_type: str = 'randaug'
   with_probe: bool = False
   flip: bool = True
@@ -182,7 +186,11 @@ def train_dataset_fn(
     if spec.strong_view:
       out.update(
         views.train_views(
-          element['image'], seed, aug_type=spec.aug_type, flip=spec.flip
+          element['image'],
+          seed,
+          aug_type=spec.aug_type,
+          flip=spec.flip,
+          num_strong=spec.num_strong_views,
         )
       )
     else:

@@ -21,6 +21,7 @@ from ieg_tf.errors import UserError
 from ieg_tf.meta import (
   ieg_loss,
   ieg_math,
+  label_guess,
   losses,
   meta_diagnostics,
   meta_groups,
@@ -63,7 +64,8 @@ class IegStep:
     ctx: static step facts (meta_groups: see `meta_groups.py`).
     method_cfg: `config.MethodConfig` (meta_stepsize, meta_momentum,
       ce_factor, consistency_factor, grad_eps_init, label_temperature,
-      num_views, mixup_mode, mixup_alpha, unsup_rampup_steps).
+      num_views, mixup_mode, mixup_alpha, unsup_rampup_steps,
+      mixup_confidence_threshold, mixup_distribution_alignment).
 
     Raises:
       UserError: bad num_views or mixup_mode.
@@ -90,6 +92,7 @@ class IegStep:
       'loss/consistency',
       'loss/weight_decay',
       'loss/meta',
+      'mixup/kept_fraction',
       'acc/meta',
       'acc/train',
     ]
@@ -181,13 +184,18 @@ class IegStep:
         strong_logits = forward(params, train['image_strong'])
       mix_logits = mix_targets = None
       if m.ce_factor > 0 or m.consistency_factor > 0:
+        mixup_pseudo_labels = meta.pseudo_labels
+        if m.mixup_distribution_alignment:
+          mixup_pseudo_labels = label_guess.align_to_uniform(
+            tf.stop_gradient(mixup_pseudo_labels)
+          )
         mix_images, mix_targets = mixup.probe_noisy_mixup(
           seed,
           probe['image'],
           probe['label'],
           train['image_weak'],
           train['image_strong'],
-          meta.pseudo_labels,
+          mixup_pseudo_labels,
           mode=m.mixup_mode,
           alpha=m.mixup_alpha if m.mixup_mode == 'beta' else _IEG_MIXUP_ALPHA,
         )
@@ -209,6 +217,7 @@ class IegStep:
         consistency_factor=m.consistency_factor * ramp,
         global_batch=ctx.global_batch,
         num_replicas=slices,
+        mixup_confidence_threshold=m.mixup_confidence_threshold,
       )
     grads = tape.gradient(terms['total'], params)
     clean = ctx.clean_labels_known
@@ -220,6 +229,7 @@ class IegStep:
       'loss/consistency': terms['cs_loss'],
       'loss/weight_decay': terms['l2'],
       'loss/meta': meta.probe_loss,
+      'mixup/kept_fraction': terms['mixup_kept'],
       'acc/meta': meta.probe_accuracy,
       'acc/train': accuracy(labels, weak_logits),
     }

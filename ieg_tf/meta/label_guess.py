@@ -64,3 +64,24 @@ def guess_label(
   probs = [tf.nn.softmax(logit_norm(v), axis=-1) for v in view_logits]
   mean_probs = tf.add_n(probs) / tf.cast(len(probs), probs[0].dtype)
   return sharpen(mean_probs, temperature)
+
+
+def align_to_uniform(pseudo_labels: tf.Tensor) -> tf.Tensor:
+  """Distribution alignment (ReMixMatch) toward a uniform class prior.
+
+  g_i <- normalize(g_i / mean_j g_j): every class's share of the batch's
+  pseudo-label mass is pushed toward 1/C. Why: a self-training target that
+  drifts to one class feeds back into the next targets; dividing by the
+  batch mean cancels that drift. The batch (this replica's slice) stands in
+  for ReMixMatch's running average, so the function stays pure and static.
+
+  Args:
+    pseudo_labels: float [B, C] distributions (rows sum to 1).
+
+  Returns:
+    float [B, C] distributions, same dtype.
+  """
+  mean = tf.reduce_mean(pseudo_labels, axis=0, keepdims=True)
+  tiny = tf.constant(1e-6, pseudo_labels.dtype)
+  aligned = pseudo_labels / (mean + tiny)
+  return aligned / tf.reduce_sum(aligned, axis=-1, keepdims=True)

@@ -213,6 +213,39 @@ class TrainViewsTest(tf.test.TestCase, parameterized.TestCase):
     )
 
 
+class ExtraStrongViewsTest(tf.test.TestCase):
+  def test_extra_views_keys_and_first_view_unchanged(self):
+    image = _image(32, 3)
+    seed = tf.constant([5, 6], tf.int64)
+    one = views.train_views(image, seed, aug_type='randaug')
+    three = views.train_views(image, seed, aug_type='randaug', num_strong=3)
+    self.assertEqual(
+      set(three),
+      {'image_weak', 'image_strong', 'image_strong_2', 'image_strong_3'},
+    )
+    self.assertAllEqual(one['image_weak'], three['image_weak'])
+    self.assertAllEqual(one['image_strong'], three['image_strong'])
+    strong = [
+      three[k].numpy().tobytes() for k in sorted(three) if 'strong' in k
+    ]
+    self.assertLen(set(strong), 3)
+    with self.assertRaises(ValueError):
+      views.train_views(image, seed, aug_type='weak', num_strong=0)
+
+  def test_every_strong_view_derives_from_the_same_weak_view(self):
+    image = _image(32, 3, low=0, high=128)
+    seed = tf.constant([8, 9], tf.int64)
+    out = views.train_views(
+      image, seed, aug_type='weak', flip=False, num_strong=3
+    )
+    weak_u8 = np.round((out['image_weak'].numpy() / 2 + 0.5) * 255)
+    for key in ('image_strong', 'image_strong_2', 'image_strong_3'):
+      strong_u8 = np.round((out[key].numpy() / 2 + 0.5) * 255)
+      StrongViewTest._check_gray_crop_with_cutout(
+        self, strong_u8.astype(np.uint8), weak_u8.astype(np.uint8), 4, 16
+      )
+
+
 class SimclrViewsTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.parameters(
     (8, 1, None, (8, 8, 1)),

@@ -60,6 +60,19 @@ class PipelineTest(tf.test.TestCase, parameterized.TestCase):
     )
     self.assertLen(probe_ids, 8)
 
+  def test_extra_strong_views_for_num_views_above_two(self):
+    spec = pipeline.TrainInput(
+      global_batch=4, strong_view=True, num_strong_views=2, seed=7
+    )
+    ctx = tf.distribute.InputContext()
+    batch = next(iter(pipeline.train_dataset_fn(_split(20), None, spec)(ctx)))
+    self.assertEqual(batch['image_strong_2'].shape, batch['image_weak'].shape)
+    self.assertNotAllEqual(batch['image_strong_2'], batch['image_strong'])
+    two = pipeline.TrainInput(global_batch=4, strong_view=True, seed=7)
+    base = next(iter(pipeline.train_dataset_fn(_split(20), None, two)(ctx)))
+    self.assertNotIn('image_strong_2', base)
+    self.assertAllEqual(base['image_strong'], batch['image_strong'])
+
   def test_train_pipeline_is_deterministic_for_a_seed(self):
     spec = pipeline.TrainInput(global_batch=4, strong_view=True, seed=7)
     ctx = tf.distribute.InputContext()

@@ -115,6 +115,31 @@ class MainDigitsTest(tf.test.TestCase):
           ],
           keys,
         )
+        # The default confidence gate (0.8) drops the flat pseudo-labels of
+        # an untrained net.
+        kept = [r['mixup/kept_fraction'] for r in rows if 'loss/xemin' in r]
+        self.assertLess(kept[0], 1.0)
+
+  def test_ieg_three_views_without_the_gate(self):
+    workdir = self.create_tempdir().full_path
+    proc = self._run(
+      f'--workdir={workdir}',
+      '--train_steps=20',
+      *_FAST,
+      '--method=ieg',
+      '--num_views=3',
+      '--mixup_confidence_threshold=0',
+    )
+    self.assertIn('method=ieg', proc.stdout)
+    rows = summaries.read_metrics(workdir)
+    train = [r for r in rows if 'loss/xemin' in r]
+    self.assertEqual([r['step'] for r in train], [10, 20])
+    for r in train:
+      self.assertTrue(all(abs(v) < 1e6 for v in r.values()))
+    # Threshold 0 is the reference: every MixUp row is kept.
+    self.assertEqual([r['mixup/kept_fraction'] for r in train], [1.0, 1.0])
+    with open(os.path.join(workdir, 'flags.cfg')) as f:
+      self.assertIn('--num_views=3', f.read())
 
 
 if __name__ == '__main__':

@@ -237,6 +237,49 @@ class IegFinalLossTest(tf.test.TestCase, parameterized.TestCase):
     two = run(slice(0, _B), 2) + run(slice(_B, None), 2)
     self.assertAllClose(one, two)
 
+  @parameterized.parameters(0.0, 0.55, 0.7, 1.0)
+  def test_mixup_confidence_threshold(self, threshold):
+    a = _inputs(8)
+    p = 5.0
+    mix_logits = tf.constant(a['mix_logits'])
+    tensors = {k: tf.constant(v) for k, v in a.items() if k != 'mix_logits'}
+    with tf.GradientTape() as tape:
+      tape.watch(mix_logits)
+      terms = ieg_loss.ieg_final_loss(
+        **tensors,
+        mix_logits=mix_logits,
+        grad_eps_init=0.9,
+        ce_factor=p,
+        consistency_factor=20.0,
+        global_batch=_B,
+        num_replicas=1,
+        mixup_confidence_threshold=threshold,
+      )
+    _, _, l_ce, u_ce, _ = _oracle_terms(a, 0.9, p, 20.0)
+    noisy_targets = a['mix_targets'][_B:]
+    kept = (noisy_targets.max(-1) >= threshold) if threshold > 0 else None
+    if kept is None:
+      kept = np.ones(2 * _B, bool)
+    # The Dirichlet targets straddle 0.55 / 0.7, so the gate bites.
+    if 0 < threshold < 1:
+      self.assertBetween(kept.mean(), 0.01, 0.99)
+    self.assertAllClose(terms['mixup_kept'], kept.mean())
+    # Masked rows still count in the mean's denominator (FixMatch).
+    self.assertAllClose(terms['u_loss'], (u_ce * kept).sum() / (2 * _B))
+    self.assertAllClose(terms['l_loss'], l_ce.mean())
+    # A masked row's logits still get gradient through logit_norm (one RMS
+    # over the split couples the rows), so only the targets' side is zero.
+    grads = tape.gradient(terms['total'], mix_logits)
+    self.assertTrue(np.all(np.isfinite(grads.numpy())))
+
+  def test_confident_rows_oracle(self):
+    targets = np.array([[0.5, 0.5, 0.0], [0.8, 0.1, 0.1], [0.2, 0.2, 0.6]])
+    got = ieg_loss.confident_rows(tf.constant(targets), 0.6)
+    self.assertAllEqual(got, [0.0, 1.0, 1.0])
+    self.assertAllEqual(
+      ieg_loss.confident_rows(tf.constant(targets), 0.0), [1, 1, 1]
+    )
+
   def test_mix_rows_must_be_three_batches(self):
     a = _inputs(7)
     a['mix_logits'] = a['mix_logits'][: 2 * _B]

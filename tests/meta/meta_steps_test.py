@@ -205,13 +205,9 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     step3 = methods.IegStep(self._ctx(), cfg)
     with self.assertRaisesRegex(UserError, 'image_strong_2'):
       self._compute(step3, _batch())
-    if methods.pipeline_has_extra_strong_views():
-      self.assertIsInstance(
-        methods.build_step(cfg, self._ctx()), methods.IegStep
-      )
-    else:
-      with self.assertRaisesRegex(UserError, '--num_views=3'):
-        methods.build_step(cfg, self._ctx())
+    built = methods.build_step(cfg, self._ctx())
+    self.assertIsInstance(built, methods.IegStep)
+    self.assertEqual(built.num_strong_views, 2)
     with self.assertRaises(UserError):
       self._step(_M.IEG, num_views=0)
     with self.assertRaises(UserError):
@@ -228,6 +224,23 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     beta = xe(mixup_mode='beta', mixup_alpha=0.75)
     self.assertNotAllClose(base, beta)
     self.assertNotAllClose(beta, xe(mixup_mode='beta', mixup_alpha=3.0))
+
+  def test_mixup_gate_and_alignment_reach_the_loss(self):
+    def out(**kwargs):
+      return self._compute(self._step(_M.IEG, **kwargs), _batch()).metrics
+
+    base = out(mixup_confidence_threshold=0.0)
+    self.assertAllClose(base['mixup/kept_fraction'], 1.0)
+    gated = out(mixup_confidence_threshold=0.99)
+    self.assertLess(float(gated['mixup/kept_fraction']), 1.0)
+    self.assertNotAllClose(base['loss/xemin'], gated['loss/xemin'])
+    aligned = out(
+      mixup_confidence_threshold=0.0, mixup_distribution_alignment=True
+    )
+    self.assertNotAllClose(base['loss/xemin'], aligned['loss/xemin'])
+    # Neither touches the re-labeled CE (the meta step is unchanged).
+    self.assertAllClose(base['loss/relabel'], aligned['loss/relabel'])
+    self.assertAllClose(base['loss/relabel'], gated['loss/relabel'])
 
   def test_mwnet_owns_a_seeded_mlp_and_returns_its_gradients(self):
     step = self._step(_M.MWNET, mwnet_learning_rate=0.02)

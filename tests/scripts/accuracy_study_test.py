@@ -51,6 +51,10 @@ class AccuracyStudyTest(tf.test.TestCase):
     self.assertIn(
       '--pretrain_steps=7', study.method_flags('ieg_c2d', 'uniform_0.8', args)
     )
+    reference = study.method_flags('ieg_reference', 'uniform_0.8', args)
+    self.assertEqual(
+      reference[-2:], ['--method=ieg', '--mixup_confidence_threshold=0']
+    )
     asym = study.method_flags('gce', 'asymmetric_0.4', args)
     self.assertIn('--noise_type=asymmetric', asym)
     self.assertIn('--noise_ratio=0.4', asym)
