@@ -157,6 +157,12 @@ class MethodConfig:
   mixup_confidence_threshold: float = 0.8
   # Divide MixUp's pseudo-labels by their batch mean (ReMixMatch alignment).
   mixup_distribution_alignment: bool = False
+  # How L2R / IEG turn dL_meta/dw into weights (ieg_tf/meta/weight_rules.py).
+  meta_weight_rule: str = 'reference'
+  # Share of the network's p(given label) in those weights (weight_rules.py).
+  weight_confidence_mix: float = 0.0
+  # IEG's eps*: 'reference' (meta-gradient sign) or 'confidence'.
+  relabel_rule: str = 'reference'
   mwnet_hidden_units: int = 100
   mwnet_learning_rate: float = 1e-3
 

@@ -187,6 +187,32 @@ flags.DEFINE_bool(
   'and renormalize (ReMixMatch distribution alignment to a uniform prior), '
   'so the targets cannot drift to one class.',
 )
+flags.DEFINE_enum(
+  'meta_weight_rule',
+  'reference',
+  ['reference', 'normalized', 'class_centered'],
+  'L2R / IEG: how the probe meta-gradient becomes example weights. '
+  'reference = max(-g, 0) (the papers); normalized = divided by the '
+  "example's residual ||p - t||; class_centered = normalized, then centered "
+  'within each given label (see README).',
+)
+flags.DEFINE_float(
+  'weight_confidence_mix',
+  0.0,
+  'L2R / IEG: example weight = (1 - a) * meta weight + a * p(given label) '
+  "normalized over the batch, with p the network's softmax on the weak view "
+  '(0 = the papers: meta weight only). See README.',
+  lower_bound=0.0,
+  upper_bound=1.0,
+)
+flags.DEFINE_enum(
+  'relabel_rule',
+  'reference',
+  ['reference', 'confidence'],
+  'IEG: which labels to replace by the pseudo-label. reference = where the '
+  'probe meta-gradient says so; confidence = where the network gives the '
+  "given label less probability than its label's batch mean (see README).",
+)
 flags.DEFINE_integer(
   'num_views',
   2,
@@ -417,6 +443,9 @@ def config_from_flags() -> config_lib.Config:
     mixup_alpha=FLAGS.mixup_alpha,
     mixup_confidence_threshold=FLAGS.mixup_confidence_threshold,
     mixup_distribution_alignment=FLAGS.mixup_distribution_alignment,
+    meta_weight_rule=FLAGS.meta_weight_rule,
+    weight_confidence_mix=FLAGS.weight_confidence_mix,
+    relabel_rule=FLAGS.relabel_rule,
     mwnet_hidden_units=FLAGS.mwnet_hidden_units,
     mwnet_learning_rate=FLAGS.mwnet_learning_rate,
   )

@@ -9,9 +9,12 @@ setting (default: uniform 80% and asymmetric 40%) trains
   probe_only   supervised on the clean probe alone (what the noisy data adds)
   gce          generalized cross-entropy (Ghosh & Lan's robust loss)
   l2r          learning to re-weight (Ren et al.)
+  l2r_confidence  L2R's loss with --weight_confidence_mix=1: weights from the
+               network's p(given label) instead of the meta-gradient
   ieg          IEG re-weighting + re-labeling + consistency (defaults)
   ieg_reference  IEG with --mixup_confidence_threshold=0: the reference's
                MixUp term on every row (collapses at this budget, README)
+  ieg_confidence  IEG with --weight_confidence_mix=1 (README)
   ieg_c2d      IEG after --pretrain_steps of SimCLR on the train images
 
 each as `python -m ieg_tf.main` with the same network, batch and steps, and
@@ -44,8 +47,10 @@ METHODS = (
   'probe_only',
   'gce',
   'l2r',
+  'l2r_confidence',
   'ieg',
   'ieg_reference',
+  'ieg_confidence',
   'ieg_c2d',
 )
 
@@ -75,6 +80,9 @@ def method_flags(method: str, setting: str, args) -> list[str]:
     return flags + ['--method=supervised', '--noise_type=none']
   if method == 'ieg_reference':
     return flags + ['--method=ieg', '--mixup_confidence_threshold=0']
+  if method in ('l2r_confidence', 'ieg_confidence'):
+    base = method.split('_')[0]
+    return flags + [f'--method={base}', '--weight_confidence_mix=1']
   if method == 'ieg_c2d':
     return flags + ['--method=ieg', f'--pretrain_steps={args.pretrain_steps}']
   return flags + [f'--method={method}']

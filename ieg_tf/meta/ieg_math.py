@@ -12,6 +12,7 @@ import tensorflow as tf
 from ieg_tf.meta import label_guess
 from ieg_tf.meta import lookahead
 from ieg_tf.meta import losses
+from ieg_tf.meta import weight_rules
 
 
 def mix_targets(
@@ -160,6 +161,9 @@ def ieg_meta_step(
   decay_mask: Sequence[bool] | None = None,
   meta_decay_mask: Sequence[bool] | None = None,
   weak_forward: Callable[..., tuple] | None = None,
+  weight_rule: str = 'reference',
+  confidence_mix: float = 0.0,
+  relabel_rule: str = 'reference',
 ) -> IegMetaOutput:
   """IEG's re-weighting and re-labeling for one replica's batch (§1.6).
 
@@ -185,6 +189,13 @@ def ieg_meta_step(
     weak_forward: see `make_ieg_batch_loss_fn`. If this runs under the
       caller's GradientTape on theta, `view_logits` can be reused for the
       final loss without a second forward pass.
+    weight_rule: how dL/dw becomes w*, one of `weight_rules.WEIGHT_RULES`
+      ('reference' = the paper). The residual is taken against the
+      look-ahead target eps0 y + (1 - eps0) g.
+    confidence_mix: share of `weight_rules.given_label_weights` in w*
+      (0 = the paper).
+    relabel_rule: 'reference' (eps* = [dL_meta/deps < 0]) or 'confidence'
+      (`weight_rules.confidence_relabel`).
 
   Returns:
     An `IegMetaOutput`.
@@ -216,9 +227,27 @@ def ieg_meta_step(
     has_aux=True,
   )
   grad_w, grad_eps = result.meta_grads
+  weak_logits = result.aux['view_logits'][0]
+  weights = weight_rules.meta_weights(
+    grad_w,
+    weight_rule,
+    logits=weak_logits,
+    targets=mix_targets(labels, result.aux['pseudo_labels'], eps0),
+    labels=labels,
+    confidence_mix=confidence_mix,
+  )
+  if relabel_rule == 'confidence':
+    eps = weight_rules.confidence_relabel(weak_logits, labels)
+  elif relabel_rule == 'reference':
+    eps = lookahead.ieg_relabel(grad_eps)
+  else:
+    raise ValueError(
+      f'relabel rule {relabel_rule!r} is not one of '
+      f'{weight_rules.RELABEL_RULES}.'
+    )
   return IegMetaOutput(
-    weights=lookahead.ieg_weights(grad_w),
-    eps=lookahead.ieg_relabel(grad_eps),
+    weights=weights,
+    eps=eps,
     grad_w=grad_w,
     grad_eps=grad_eps,
     probe_loss=result.probe_loss,

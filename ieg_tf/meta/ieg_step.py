@@ -65,7 +65,8 @@ class IegStep:
     method_cfg: `config.MethodConfig` (meta_stepsize, meta_momentum,
       ce_factor, consistency_factor, grad_eps_init, label_temperature,
       num_views, mixup_mode, mixup_alpha, unsup_rampup_steps,
-      mixup_confidence_threshold, mixup_distribution_alignment).
+      mixup_confidence_threshold, mixup_distribution_alignment,
+      meta_weight_rule, weight_confidence_mix, relabel_rule).
 
     Raises:
       UserError: bad num_views or mixup_mode.
@@ -176,6 +177,9 @@ class IegStep:
         weight_decay=ctx.weight_decay,
         decay_mask=ctx.decay_mask,
         weak_forward=weak_forward,
+        weight_rule=m.meta_weight_rule,
+        confidence_mix=m.weight_confidence_mix,
+        relabel_rule=m.relabel_rule,
       )
       weak_logits = meta.view_logits[0]
       if len(meta.view_logits) > 1:

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from ieg_tf.meta import lookahead
 from ieg_tf.meta import losses
+from ieg_tf.meta import weight_rules
 
 
 def make_l2r_batch_loss_fn(
@@ -76,6 +77,8 @@ def l2r_meta_step(
   weight_decay: float,
   decay_mask: Sequence[bool] | None = None,
   meta_decay_mask: Sequence[bool] | None = None,
+  weight_rule: str = 'reference',
+  confidence_mix: float = 0.0,
 ) -> L2rMetaOutput:
   """L2R's per-replica weights w* = max(-dL/dw, 0) / (sum + 1e-5) from w0 = 0.
 
@@ -90,6 +93,9 @@ def l2r_meta_step(
     weight_decay: wd of R(theta) and R(theta').
     decay_mask: params R(theta) covers; None = all.
     meta_decay_mask: params R(theta') covers; None = all (the reference).
+    weight_rule: one of `weight_rules.WEIGHT_RULES` ('reference' = L2R).
+    confidence_mix: share of `weight_rules.given_label_weights` in w*
+      (0 = L2R).
 
   Returns:
     An `L2rMetaOutput`.
@@ -117,12 +123,21 @@ def l2r_meta_step(
     has_aux=True,
   )
   (grad_w,) = result.meta_grads
+  logits = result.aux
+  targets = tf.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
   return L2rMetaOutput(
-    weights=lookahead.ieg_weights(grad_w),
+    weights=weight_rules.meta_weights(
+      grad_w,
+      weight_rule,
+      logits=logits,
+      targets=targets,
+      labels=labels,
+      confidence_mix=confidence_mix,
+    ),
     grad_w=grad_w,
     probe_loss=result.probe_loss,
     probe_accuracy=result.probe_accuracy,
-    logits=result.aux,
+    logits=logits,
   )
 
 

@@ -22,7 +22,7 @@ class L2rStep:
   def __init__(self, ctx: StepContext, method_cfg):
     """Args:
     ctx: static step facts (meta_groups: see `meta_groups.py`).
-    method_cfg: `config.MethodConfig` (meta_stepsize).
+    method_cfg: `config.MethodConfig` (meta_stepsize, meta_weight_rule).
     """
     meta_groups.check_groups(ctx)
     self._ctx = ctx
@@ -86,6 +86,8 @@ class L2rStep:
       meta_stepsize=self._m.meta_stepsize,
       weight_decay=ctx.weight_decay,
       decay_mask=ctx.decay_mask,
+      weight_rule=self._m.meta_weight_rule,
+      confidence_mix=self._m.weight_confidence_mix,
     )
     with tf.GradientTape() as tape:
       tape.watch(params)

@@ -25,11 +25,9 @@ from typing import Any, NamedTuple
 import tensorflow as tf
 
 from ieg_tf.meta import losses
+from ieg_tf.meta import weight_rules
 
 ForwardFn = Callable[[list[tf.Tensor], tf.Tensor], tf.Tensor]
-
-# Added to the weight normalizer so an all-clipped batch gives w* = 0.
-_WEIGHT_NORM_EPS = 1e-5
 
 
 class LookaheadResult(NamedTuple):
@@ -218,8 +216,7 @@ def ieg_weights(grad_w: tf.Tensor) -> tf.Tensor:
   Returns:
     float [B] weights w*, gradient stopped.
   """
-  clipped = tf.maximum(-tf.stop_gradient(grad_w), 0.0)
-  return clipped / (tf.reduce_sum(clipped) + _WEIGHT_NORM_EPS)
+  return weight_rules.meta_weights(grad_w, 'reference')
 
 
 def ieg_relabel(grad_eps: tf.Tensor) -> tf.Tensor:

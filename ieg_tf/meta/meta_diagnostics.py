@@ -38,6 +38,31 @@ def scaled_weights(weights: tf.Tensor) -> tf.Tensor:
   return w * float(weights.shape[0])
 
 
+def clean_auc(scores: tf.Tensor, is_noisy: tf.Tensor) -> tf.Tensor:
+  """Within-slice ROC-AUC of `scores` for telling clean from noisy labels.
+
+  The probability that a correctly labeled example scores above a wrongly
+  labeled one, ties counting one half (so all-equal weights give 0.5).
+  Scale-free, unlike the clean / noisy means: 0.5 is chance, 1 a perfect
+  split.
+
+  Args:
+    scores: float [n] (e.g. weights).
+    is_noisy: bool [n].
+
+  Returns:
+    float32 scalar; 0.5 when the slice has no clean or no noisy example.
+  """
+  s = tf.cast(scores, tf.float32)
+  clean = tf.logical_not(is_noisy)
+  pairs = tf.cast(clean[:, None] & is_noisy[None, :], tf.float32)
+  diff = s[:, None] - s[None, :]
+  wins = tf.cast(diff > 0, tf.float32) + 0.5 * tf.cast(diff == 0, tf.float32)
+  total = tf.reduce_sum(pairs)
+  auc = tf.math.divide_no_nan(tf.reduce_sum(wins * pairs), total)
+  return tf.where(total > 0, auc, 0.5)
+
+
 def weight_metrics(weights: tf.Tensor, batch: dict, clean_known: bool) -> dict:
   """Statistics of the meta weights for one slice.
 
@@ -53,7 +78,7 @@ def weight_metrics(weights: tf.Tensor, batch: dict, clean_known: bool) -> dict:
     (0.5 <= w < 2), 'weights/frac_high' (w >= 2), which with the zero
     fraction sums to 1; and, with clean labels, 'weights/clean_mean' and
     'weights/noisy_mean' (mean scaled weight of examples whose given label
-    is right / wrong).
+    is right / wrong) and 'weights/clean_auc' (`clean_auc`).
   """
   w = scaled_weights(weights)
 
@@ -71,6 +96,7 @@ def weight_metrics(weights: tf.Tensor, batch: dict, clean_known: bool) -> dict:
     noisy = batch['is_noisy']
     out['weights/clean_mean'] = _masked_mean(w, tf.logical_not(noisy))
     out['weights/noisy_mean'] = _masked_mean(w, noisy)
+    out['weights/clean_auc'] = clean_auc(w, noisy)
   return out
 
 
@@ -84,7 +110,7 @@ def weight_metric_names(clean_known: bool) -> list:
     'weights/frac_high',
   ]
   if clean_known:
-    names += ['weights/clean_mean', 'weights/noisy_mean']
+    names += ['weights/clean_mean', 'weights/noisy_mean', 'weights/clean_auc']
   return names
 
 

@@ -18,7 +18,6 @@ Reliability (README "Reliability"):
 """
 
 import sys
-import time
 
 from absl import logging
 import tensorflow as tf
@@ -29,6 +28,7 @@ from ieg_tf.data.prepare import PreparedData
 from ieg_tf.errors import UserError
 from ieg_tf.eval.evaluator import Evaluator
 from ieg_tf.runtime import (
+  rate_meter,
   image_summaries,
   preemption,
   summaries,
@@ -193,7 +193,7 @@ def _train(cfg, strategy, data, train_split, state, step_impl, watcher):
   result = {}
   total = run.train_steps
   saved = step if restored else -1
-  t_last, step_last = time.time(), step
+  meter = rate_meter.RateMeter(step)
   watcher.training_started()
   logging.info('Training steps %d..%d', step + 1, total)
   try:
@@ -217,9 +217,7 @@ def _train(cfg, strategy, data, train_split, state, step_impl, watcher):
         break
       if _every(step, run.log_every_steps) or step == total:
         # Rate over the last log interval (the first one includes tracing).
-        now = time.time()
-        rate = (step - step_last) / max(now - t_last, 1e-9)
-        t_last, step_last = now, step
+        rate = meter.rate(step)
         row = state.metric_window.flush()
         row['train/lr'] = float(opt.learning_rate())
         row['train/steps_per_sec'] = rate
@@ -228,6 +226,7 @@ def _train(cfg, strategy, data, train_split, state, step_impl, watcher):
         row['data/bad_examples'] = bad_examples.total()
         writer.write(step, row)
         _log_progress(step, total, rate, run.batch_size, row, last_eval)
+      meter.pause()  # Eval / save time stays out of the rate.
       if _every(step, run.eval_every_steps) or step == total:
         result = evaluate()
         writer.write(step, result)
@@ -246,7 +245,7 @@ def _train(cfg, strategy, data, train_split, state, step_impl, watcher):
       if _every(step, _checkpoint_every(run)) or step == total:
         state.checkpointer.save(step)
         saved = step
-      t_last = time.time()  # Keep eval / save time out of the rate.
+      meter.resume()
     if watcher.requested and step < total:
       path = state.checkpointer.latest
       if saved != step:

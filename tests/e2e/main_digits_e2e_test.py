@@ -141,6 +141,33 @@ class MainDigitsTest(tf.test.TestCase):
     with open(os.path.join(workdir, 'flags.cfg')) as f:
       self.assertIn('--num_views=3', f.read())
 
+  def test_weight_and_relabel_options(self):
+    options = (
+      '--meta_weight_rule=class_centered',
+      '--weight_confidence_mix=0.5',
+    )
+    for method, extra in (('l2r', ()), ('ieg', ('--relabel_rule=confidence',))):
+      workdir = self.create_tempdir().full_path
+      proc = self._run(
+        f'--workdir={workdir}',
+        '--train_steps=20',
+        *_FAST,
+        f'--method={method}',
+        *options,
+        *extra,
+      )
+      self.assertIn(f'method={method}', proc.stdout)
+      train = [r for r in summaries.read_metrics(workdir) if 'acc/meta' in r]
+      self.assertEqual([r['step'] for r in train], [10, 20])
+      for r in train:
+        self.assertBetween(r['weights/clean_auc'], 0.0, 1.0)
+        # The confidence share keeps every example's weight above 0.
+        self.assertEqual(r['weights/zero_fraction'], 0.0)
+      with open(os.path.join(workdir, 'flags.cfg')) as f:
+        text = f.read()
+      for flag in options + extra:
+        self.assertIn(flag, text)
+
 
 if __name__ == '__main__':
   tf.test.main()

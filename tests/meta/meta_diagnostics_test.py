@@ -2,6 +2,7 @@
 
 import numpy as np
 import tensorflow as tf
+from sklearn.metrics import roc_auc_score
 
 from ieg_tf.meta import meta_diagnostics as md
 
@@ -29,11 +30,27 @@ class MetaDiagnosticsTest(tf.test.TestCase):
       'weights/frac_high': np.mean(s >= 2.0),
       'weights/clean_mean': s[~noisy].mean(),
       'weights/noisy_mean': s[noisy].mean(),
+      'weights/clean_auc': roc_auc_score(~noisy, s),
     }
     self.assertEqual(list(got), md.weight_metric_names(True))
     for k, v in want.items():
       self.assertAllClose(got[k], v, atol=1e-6, msg=k)
     self.assertAllClose(sum(got[k] for k in list(want)[1:5]), 1.0)
+
+  def test_clean_auc_matches_sklearn_with_ties(self):
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+      # Rounded scores give ties; zeros mimic clipped weights.
+      scores = np.maximum(np.round(rng.normal(0.2, 1.0, 40), 1), 0.0)
+      noisy = rng.random(40) < 0.6
+      got = md.clean_auc(tf.constant(scores), tf.constant(noisy))
+      self.assertAllClose(got, roc_auc_score(~noisy, scores), atol=1e-6)
+    # Perfect split, reversed split, and a slice with one group missing.
+    flags = tf.constant([False, False, True, True])
+    self.assertEqual(float(md.clean_auc(tf.constant([3.0, 2, 1, 0]), flags)), 1)
+    self.assertEqual(float(md.clean_auc(tf.constant([0.0, 1, 2, 3]), flags)), 0)
+    none_noisy = tf.constant([False] * 3)
+    self.assertEqual(float(md.clean_auc(tf.ones(3), none_noisy)), 0.5)
 
   def test_all_clipped_and_no_noisy_examples(self):
     got = md.weight_metrics(tf.zeros(4), _batch([False] * 4), True)

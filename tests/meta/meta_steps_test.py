@@ -242,6 +242,45 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(base['loss/relabel'], aligned['loss/relabel'])
     self.assertAllClose(base['loss/relabel'], gated['loss/relabel'])
 
+  @parameterized.parameters(_M.IEG, _M.L2R)
+  def test_weight_rule_and_confidence_mix_reach_the_weights(self, method):
+    batch = _batch()
+
+    def weights(**kwargs):
+      out = self._compute(self._step(method, **kwargs), batch)
+      return out.per_example['weight'].numpy() / _B
+
+    base = weights()
+    self.assertNotAllClose(base, weights(meta_weight_rule='class_centered'))
+    # mix = 1: the weak view's p(given label) over its label's batch mean.
+    logits = self.model.stateless_call(
+      self.params, [], batch['train']['image_weak'], training=True
+    )[0]
+    probs = tf.nn.softmax(logits).numpy()
+    labels = batch['train']['label'].numpy()
+    p_given = probs[np.arange(_B), labels]
+    mean = np.array([p_given[labels == y].mean() for y in labels])
+    self.assertAllClose(
+      weights(weight_confidence_mix=1.0), p_given / mean / _B, atol=1e-5
+    )
+
+  def test_confidence_relabel_rule_reaches_eps(self):
+    batch = _batch()
+
+    def replaced(**kwargs):
+      out = self._compute(self._step(_M.IEG, **kwargs), batch)
+      return out.per_example['relabel'].numpy()
+
+    logits = self.model.stateless_call(
+      self.params, [], batch['train']['image_weak'], training=True
+    )[0]
+    labels = batch['train']['label'].numpy()
+    p_given = tf.nn.softmax(logits).numpy()[np.arange(_B), labels]
+    mean = np.array([p_given[labels == y].mean() for y in labels])
+    want = (p_given < mean).astype(np.float32)
+    self.assertAllEqual(replaced(relabel_rule='confidence'), want)
+    self.assertNotAllEqual(replaced(), want)
+
   def test_mwnet_owns_a_seeded_mlp_and_returns_its_gradients(self):
     step = self._step(_M.MWNET, mwnet_learning_rate=0.02)
     self.assertEqual(step.extra_learning_rate, 0.02)

@@ -22,6 +22,7 @@ _DRAW_FREE = (
   'weights/zero_fraction',
   'weights/clean_mean',
   'weights/noisy_mean',
+  'weights/clean_auc',
   'relabel/replaced_fraction',
   'pseudo/accuracy',
 )
@@ -29,8 +30,21 @@ _DRAW_FREE = (
 
 class XlaIegLoopTest(tf.test.TestCase):
   def test_compiled_ieg_loop(self):
-    graph = harness.run('ieg', jit=False, steps=1)
-    xla = harness.run('ieg', jit=True, steps=1)
+    self._check_compiled({})
+
+  def test_compiled_ieg_loop_with_the_weight_and_relabel_options(self):
+    # Per-label segment means and the p(given label) gather under XLA.
+    self._check_compiled(
+      {
+        'meta_weight_rule': 'class_centered',
+        'weight_confidence_mix': 0.5,
+        'relabel_rule': 'confidence',
+      }
+    )
+
+  def _check_compiled(self, options):
+    graph = harness.run('ieg', jit=False, steps=1, method_options=options)
+    xla = harness.run('ieg', jit=True, steps=1, method_options=options)
     self.assertEmpty(xla['ops'] & harness.PYTHON_OPS)
     # Summaries are written by the host loop, never inside the step.
     self.assertEmpty({op for op in xla['ops'] if 'Summary' in op})

@@ -59,7 +59,9 @@ def _split(n: int, seed: int) -> Split:
   )
 
 
-def run(method: str, *, jit: bool, steps: int) -> dict:
+def run(
+  method: str, *, jit: bool, steps: int, method_options: dict | None = None
+) -> dict:
   """Trains `steps` steps of `method` from a fixed initialization.
 
   Default strategy (one replica), tiny network with BatchNorm, EMA and the
@@ -69,6 +71,7 @@ def run(method: str, *, jit: bool, steps: int) -> dict:
     method: a `config.Method` value.
     jit: wrap the whole loop in tf.function(jit_compile=True).
     steps: steps in the one loop call.
+    method_options: further `config.MethodConfig` fields.
 
   Returns:
     {'metrics': {name: float}, 'weights': [np.ndarray] model weights
@@ -95,7 +98,9 @@ def run(method: str, *, jit: bool, steps: int) -> dict:
   )
   step = methods.build_step(
     config_lib.MethodConfig(
-      method=config_lib.Method(method), unsup_rampup_steps=0
+      method=config_lib.Method(method),
+      unsup_rampup_steps=0,
+      **(method_options or {}),
     ),
     ctx,
   )

@@ -55,6 +55,11 @@ class AccuracyStudyTest(tf.test.TestCase):
     self.assertEqual(
       reference[-2:], ['--method=ieg', '--mixup_confidence_threshold=0']
     )
+    for cell, method in (('l2r_confidence', 'l2r'), ('ieg_confidence', 'ieg')):
+      self.assertEqual(
+        study.method_flags(cell, 'uniform_0.8', args)[-2:],
+        [f'--method={method}', '--weight_confidence_mix=1'],
+      )
     asym = study.method_flags('gce', 'asymmetric_0.4', args)
     self.assertIn('--noise_type=asymmetric', asym)
     self.assertIn('--noise_ratio=0.4', asym)
