@@ -95,20 +95,17 @@ class ResumeTest(tf.test.TestCase):
     )
     thread.start()
 
-    proc = _popen(killed)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-      if max(_steps_logged(killed), default=0) >= target:
+    # On an idle machine the last steps can finish inside the kill's
+    # latency; then retry from scratch, killing earlier (the product is not
+    # at fault, the kill just missed).
+    for attempt in range(3):
+      if attempt:
+        killed = self.create_tempdir(f'killed{attempt}').full_path
+        target, delay = 15, 0.0
+      before, _ = self._kill_after(killed, target, delay)
+      if max(before, default=0) < _STEPS:
         break
-      time.sleep(0.02)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    _, err = proc.communicate(timeout=60)
-    self.assertEqual(
-      proc.returncode, -signal.SIGKILL, f'target {target}: {err[-2000:]}'
-    )
-    before = _steps_logged(killed)
-    self.assertLess(max(before), _STEPS, 'the run ended before the kill')
+    self.assertLess(max(before), _STEPS, 'every run ended before the kill')
     self.assertNotEmpty(
       tf.io.gfile.glob(os.path.join(killed, 'checkpoints', 'ckpt-*.index'))
     )
@@ -143,6 +140,28 @@ class ResumeTest(tf.test.TestCase):
       [r for r in want_rows if 'eval/top1' in r],
     )
     self.assertEqual(got_rows, want_rows, f'killed after step {target}')
+
+  def _kill_after(self, workdir, target, delay):
+    """Starts a run, SIGKILLs it once step `target` is logged (+ delay s).
+
+    Returns:
+      (steps logged before the kill, stderr).
+    """
+    proc = _popen(workdir)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+      if max(_steps_logged(workdir), default=0) >= target:
+        break
+      time.sleep(0.02)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:  # it finished before the signal arrived
+      return _steps_logged(workdir), err
+    self.assertEqual(
+      proc.returncode, -signal.SIGKILL, f'target {target}: {err[-2000:]}'
+    )
+    return _steps_logged(workdir), err
 
 
 if __name__ == '__main__':
