@@ -190,11 +190,12 @@ flags.DEFINE_bool(
 flags.DEFINE_enum(
   'meta_weight_rule',
   'reference',
-  ['reference', 'normalized', 'class_centered'],
+  ['reference', 'normalized', 'class_centered', 'class_balanced'],
   'L2R / IEG: how the probe meta-gradient becomes example weights. '
   'reference = max(-g, 0) (the papers); normalized = divided by the '
   "example's residual ||p - t||; class_centered = normalized, then centered "
-  'within each given label (see README).',
+  'within each given label; class_balanced = max(-g, 0) shared out within '
+  'each given label, every label keeping its batch share (see README).',
 )
 flags.DEFINE_float(
   'weight_confidence_mix',

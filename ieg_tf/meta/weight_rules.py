@@ -24,11 +24,21 @@ ones (README "Accuracy study"). The rules here remove them:
                     with the same given label, clipped and normalized:
                     removes 1 and 2, so examples compete only against
                     others that carry the same label.
+  'class_balanced'  max(-g, 0) divided by its mean over the slice's examples
+                    with the same given label, over B: every label keeps the
+                    share of the batch it has (as in supervised training),
+                    and the meta-gradient only decides which of the
+                    examples carrying a label get that share. A label whose
+                    scores are all clipped is weighted uniformly. Why: the
+                    reference's clipping drops about half the batch in a
+                    class-correlated way (term 2 above), and from a
+                    contrastive init that made L2R and IEG learn far slower
+                    than noisy supervised (README "Accuracy study").
 """
 
 import tensorflow as tf
 
-WEIGHT_RULES = ('reference', 'normalized', 'class_centered')
+WEIGHT_RULES = ('reference', 'normalized', 'class_centered', 'class_balanced')
 
 # Added to the weight normalizer so an all-clipped batch gives w* = 0.
 _WEIGHT_NORM_EPS = 1e-5
@@ -91,6 +101,27 @@ def given_label_weights(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
   return relative_confidence(logits, labels) / float(labels.shape[0])
 
 
+def within_label_share(
+  scores: tf.Tensor, labels: tf.Tensor, num_classes: int
+) -> tf.Tensor:
+  """scores_i / mean_{j: y_j = y_i} scores_j; 1 where that mean is 0.
+
+  Args:
+    scores: float [B], >= 0.
+    labels: int [B] in [0, num_classes).
+    num_classes: C.
+
+  Returns:
+    float [B], averaging 1 within each label present in the slice.
+  """
+  label_mean = same_label_mean(scores, labels, num_classes)
+  return tf.where(
+    label_mean > 0,
+    tf.math.divide_no_nan(scores, label_mean),
+    tf.ones_like(scores),
+  )
+
+
 def relative_confidence(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
   """p_i(y_i) / mean_{j: y_j = y_i} p_j(y_j), gradient stopped.
 
@@ -107,8 +138,7 @@ def relative_confidence(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
   probs = tf.nn.softmax(tf.stop_gradient(logits), axis=-1)
   labels = tf.cast(labels, tf.int32)
   p_given = tf.gather(probs, labels, batch_dims=1)
-  label_mean = same_label_mean(p_given, labels, logits.shape[-1])
-  return tf.math.divide_no_nan(p_given, label_mean)
+  return within_label_share(p_given, labels, logits.shape[-1])
 
 
 RELABEL_RULES = ('reference', 'confidence')
@@ -152,9 +182,12 @@ def meta_weights(
   Args:
     grad_w: float [B] dL_meta/dw.
     rule: one of WEIGHT_RULES.
-    logits: float [B, C] look-ahead logits (rules other than 'reference').
-    targets: float [B, C] look-ahead targets (rules other than 'reference').
-    labels: int [B] given labels ('class_centered', confidence_mix > 0).
+    logits: float [B, C] look-ahead logits ('normalized', 'class_centered';
+      'class_balanced' reads only its class count C).
+    targets: float [B, C] look-ahead targets ('normalized',
+      'class_centered').
+    labels: int [B] given labels ('class_centered', 'class_balanced',
+      confidence_mix > 0).
     confidence_mix: a in [0, 1]; the result is (1 - a) w*_rule + a
       `given_label_weights` (0 = the meta weights alone).
 
@@ -167,7 +200,15 @@ def meta_weights(
   if rule not in WEIGHT_RULES:
     raise ValueError(f'meta weight rule {rule!r} is not one of {WEIGHT_RULES}.')
   score = -tf.stop_gradient(grad_w)
-  if rule != 'reference':
+  if rule == 'class_balanced':
+    if logits is None or labels is None:
+      raise ValueError('meta weight rule class_balanced needs logits, labels.')
+    share = within_label_share(
+      tf.maximum(score, 0.0), tf.cast(labels, tf.int32), logits.shape[-1]
+    )
+    weights = share / float(score.shape[0])
+    return _mix_confidence(weights, confidence_mix, logits, labels)
+  if rule in ('normalized', 'class_centered'):
     if logits is None or targets is None:
       raise ValueError(f'meta weight rule {rule!r} needs logits and targets.')
     norm = tf.cast(residual_norm(logits, targets), score.dtype)
@@ -178,9 +219,14 @@ def meta_weights(
     score = score - same_label_mean(score, labels, logits.shape[-1])
   clipped = tf.maximum(score, 0.0)
   weights = clipped / (tf.reduce_sum(clipped) + _WEIGHT_NORM_EPS)
-  if confidence_mix > 0:
-    if logits is None or labels is None:
-      raise ValueError('confidence_mix needs logits and labels.')
-    conf = tf.cast(given_label_weights(logits, labels), weights.dtype)
-    weights = (1.0 - confidence_mix) * weights + confidence_mix * conf
-  return weights
+  return _mix_confidence(weights, confidence_mix, logits, labels)
+
+
+def _mix_confidence(weights, confidence_mix, logits, labels):
+  """(1 - a) weights + a `given_label_weights` (a = confidence_mix)."""
+  if confidence_mix <= 0:
+    return weights
+  if logits is None or labels is None:
+    raise ValueError('confidence_mix needs logits and labels.')
+  conf = tf.cast(given_label_weights(logits, labels), weights.dtype)
+  return (1.0 - confidence_mix) * weights + confidence_mix * conf

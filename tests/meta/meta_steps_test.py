@@ -252,12 +252,18 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
 
     base = weights()
     self.assertNotAllClose(base, weights(meta_weight_rule='class_centered'))
+    # class_balanced: every given label keeps its share of the batch.
+    balanced = weights(meta_weight_rule='class_balanced')
+    labels = batch['train']['label'].numpy()
+    for y in np.unique(labels):
+      self.assertAllClose(
+        balanced[labels == y].sum(), np.mean(labels == y), atol=1e-5
+      )
     # mix = 1: the weak view's p(given label) over its label's batch mean.
     logits = self.model.stateless_call(
       self.params, [], batch['train']['image_weak'], training=True
     )[0]
     probs = tf.nn.softmax(logits).numpy()
-    labels = batch['train']['label'].numpy()
     p_given = probs[np.arange(_B), labels]
     mean = np.array([p_given[labels == y].mean() for y in labels])
     self.assertAllClose(

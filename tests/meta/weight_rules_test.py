@@ -20,6 +20,13 @@ def _class_balanced(probs, labels):
 
 def _oracle(grad, rule, logits, targets, labels):
   score = -grad.astype(np.float64)
+  if rule == 'class_balanced':
+    clipped = np.maximum(score, 0.0)
+    out = np.empty_like(clipped)
+    for c in np.unique(labels):
+      group = clipped[labels == c]
+      out[labels == c] = group / group.mean() if group.sum() > 0 else 1.0
+    return out / len(labels)
   if rule != 'reference':
     norm = np.linalg.norm(_softmax(logits) - targets, axis=-1)
     score = score / np.maximum(norm, 1e-3)
@@ -138,6 +145,39 @@ class WeightRulesTest(tf.test.TestCase, parameterized.TestCase):
     )
     self.assertAllClose(got, [2.0, 2.0, 2.0, 10.0])
 
+  def test_class_balanced_keeps_every_label_share(self):
+    # Labels 0,0,0,1,1,2: the reference gives label 0 almost everything
+    # (its scores are large); class_balanced gives each label its count
+    # share 3/6, 2/6, 1/6, and inside a label follows the scores. Label 2's
+    # only score is clipped, so it is weighted uniformly (its 1/6 share).
+    labels = np.array([0, 0, 0, 1, 1, 2], np.int32)
+    grad = -np.array([3.0, 1.0, 0.0, 0.2, 0.1, -1.0], np.float32)
+    got = weight_rules.meta_weights(
+      tf.constant(grad),
+      'class_balanced',
+      logits=tf.zeros([6, 3]),
+      labels=tf.constant(labels),
+    ).numpy()
+    self.assertAllClose(
+      got,
+      [3 / 4 * 3 / 6, 1 / 4 * 3 / 6, 0.0, 2 / 3 * 2 / 6, 1 / 3 * 2 / 6, 1 / 6],
+    )
+    ref = weight_rules.meta_weights(tf.constant(grad), 'reference').numpy()
+    self.assertGreater(ref[:3].sum(), 0.9)
+
+  def test_class_balanced_mixes_with_confidence(self):
+    got = weight_rules.meta_weights(
+      tf.constant(self.grad),
+      'class_balanced',
+      logits=tf.constant(self.logits),
+      labels=tf.constant(self.labels),
+      confidence_mix=0.25,
+    )
+    want = 0.75 * _oracle(
+      self.grad, 'class_balanced', self.logits, self.targets, self.labels
+    ) + 0.25 * _class_balanced(_softmax(self.logits), self.labels)
+    self.assertAllClose(got, want, atol=1e-5)
+
   def test_errors(self):
     g = tf.constant([-1.0, 1.0])
     with self.assertRaisesRegex(ValueError, 'not one of'):
@@ -150,6 +190,8 @@ class WeightRulesTest(tf.test.TestCase, parameterized.TestCase):
       weight_rules.meta_weights(
         g, 'class_centered', logits=tf.zeros([2, 2]), targets=tf.zeros([2, 2])
       )
+    with self.assertRaisesRegex(ValueError, 'class_balanced needs'):
+      weight_rules.meta_weights(g, 'class_balanced', logits=tf.zeros([2, 2]))
 
   def test_all_clipped_gives_zero(self):
     got = weight_rules.meta_weights(tf.constant([1.0, 2.0]), 'reference')

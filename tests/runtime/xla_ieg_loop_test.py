@@ -42,6 +42,9 @@ class XlaIegLoopTest(tf.test.TestCase):
       }
     )
 
+  def test_compiled_ieg_loop_with_class_balanced_weights(self):
+    self._check_compiled({'meta_weight_rule': 'class_balanced'})
+
   def _check_compiled(self, options):
     graph = harness.run('ieg', jit=False, steps=1, method_options=options)
     xla = harness.run('ieg', jit=True, steps=1, method_options=options)

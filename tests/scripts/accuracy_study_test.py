@@ -44,13 +44,30 @@ class AccuracyStudyTest(tf.test.TestCase):
       learning_rate=0.05,
       seed=1,
       pretrain_steps=7,
+      pretrain_batch_size=16,
+      pretrain_learning_rate=1.0,
+      linear_probe_examples=30,
+      out='/study',
     )
     clean = study.method_flags('clean', 'uniform_0.8', args)
     # absl keeps the last value of a repeated flag: clean labels win.
     self.assertEqual(clean[-1], '--noise_type=none')
-    self.assertIn(
-      '--pretrain_steps=7', study.method_flags('ieg_c2d', 'uniform_0.8', args)
-    )
+    # The `_c2d` cells differ from their base cell only by the shared encoder.
+    for cell, base in (('ieg_c2d', 'ieg'), ('supervised_c2d', 'supervised')):
+      c2d = study.method_flags(cell, 'uniform_0.8', args)
+      self.assertEqual(
+        c2d[-1], '--init_checkpoint=' + os.path.join('/study', 'pretrain')
+      )
+      self.assertEqual(c2d[:-1], study.method_flags(base, 'uniform_0.8', args))
+    pretrain = study.pretrain_flags('asymmetric_0.4', args)
+    for flag in (
+      '--mode=pretrain',
+      '--pretrain_steps=7',
+      '--pretrain_batch_size=16',
+      '--noise_type=asymmetric',
+      '--linear_probe_examples=30',
+    ):
+      self.assertIn(flag, pretrain)
     reference = study.method_flags('ieg_reference', 'uniform_0.8', args)
     self.assertEqual(
       reference[-2:], ['--method=ieg', '--mixup_confidence_threshold=0']
@@ -82,6 +99,8 @@ class AccuracyStudyTest(tf.test.TestCase):
     text = study.markdown(table, ['uniform_0.8'], ['ieg', 'gce'])
     self.assertIn('| ieg | 0.7500 |', text)
     self.assertIn('| gce | - |', text)
+    short = study.markdown(table, ['uniform_0.8'], ['ieg'], train_steps=20)
+    self.assertIn('| ieg | 0.7500 (step 10) |', short)
 
   def test_one_real_cell_on_a_tiny_folder(self):
     study = _load_script()
@@ -97,11 +116,14 @@ class AccuracyStudyTest(tf.test.TestCase):
           f'--data={data}',
           f'--out={out}',
           '--settings=uniform_0.8',
-          '--methods=supervised',
+          '--methods=supervised,supervised_c2d',
           '--batch_size=8',
           '--train_steps=4',
           '--eval_every_steps=2',
           '--probe_per_class=2',
+          '--pretrain_steps=3',
+          '--pretrain_batch_size=8',
+          '--linear_probe_examples=24',
         ]
       )
     finally:
@@ -109,8 +131,48 @@ class AccuracyStudyTest(tf.test.TestCase):
     with open(os.path.join(out, 'study.csv')) as f:
       lines = f.read().splitlines()
     self.assertEqual(lines[0], 'setting,method,step,eval/top1,eval/top1_raw')
-    self.assertLen(lines, 3)  # eval at steps 2 and 4
+    self.assertLen(lines, 5)  # two cells, eval at steps 2 and 4
+    # A later invocation for one cell (finished: nothing runs) still writes
+    # every finished cell of the out dir.
+    os.remove(os.path.join(out, 'study.csv'))
+    study.main(
+      [
+        f'--data={data}',
+        f'--out={out}',
+        '--settings=uniform_0.8',
+        '--methods=supervised',
+        '--train_steps=4',
+      ]
+    )
+    with open(os.path.join(out, 'study.csv')) as f:
+      self.assertLen(f.read().splitlines(), 5)
     self.assertTrue(os.path.exists(os.path.join(out, 'study.png')))
+    summary = study.pretrain_summary(os.path.join(out, 'pretrain'))
+    self.assertEqual(summary['step'], 3)
+    self.assertBetween(summary['pretrain/linear_probe_top1'], 0.0, 1.0)
+    with open(
+      os.path.join(out, 'uniform_0.8', 'supervised_c2d', 'flags.cfg')
+    ) as f:
+      self.assertIn(
+        '--init_checkpoint=' + os.path.join(out, 'pretrain'), f.read()
+      )
+
+  def test_pretrain_summary_merges_the_stage_rows(self):
+    study = _load_script()
+    workdir = self.create_tempdir().full_path
+    self.assertEqual(study.pretrain_summary(workdir), {})
+    with open(os.path.join(workdir, 'metrics.jsonl'), 'w') as f:
+      for row in (
+        {'step': 5, 'pretrain/loss': 3.0},
+        {'step': 10, 'pretrain/loss': 2.0},
+        {'step': 10, 'pretrain/linear_probe_top1': 0.4},
+        {'step': 12, 'eval/top1': 0.3},
+      ):
+        f.write(json.dumps(row) + '\n')
+    self.assertEqual(
+      study.pretrain_summary(workdir),
+      {'step': 10, 'pretrain/loss': 2.0, 'pretrain/linear_probe_top1': 0.4},
+    )
 
 
 if __name__ == '__main__':
