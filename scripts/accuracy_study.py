@@ -23,14 +23,18 @@ each as `python -m ieg_tf.main` with the same network, batch and steps. The
 `_c2d` cells start from ONE contrastive stage (`--mode=pretrain`, SimCLR on
 the train images, labels unused, --pretrain_steps at --pretrain_batch_size)
 in <out>/pretrain, shared by every setting: the noise settings change labels,
-not images. The study then writes <out>/study.csv (setting, method, step, eval/top1, eval/top1_raw),
-<out>/study.png (eval top-1 against steps, one panel per setting) and prints
-a Markdown table of the final numbers. Runs resume: re-running the command
-skips finished runs and continues interrupted ones from their checkpoints.
+not images.
+
+The study then writes <out>/study.csv (setting, method, step, eval/top1,
+eval/top1_raw), <out>/study.png (eval top-1 against steps, one panel per
+setting) and prints a Markdown table of the final numbers, for the cells run
+now and every cell an earlier invocation finished in <out>. Runs resume:
+re-running the command skips finished runs and continues interrupted ones
+from their checkpoints.
 
 Usage:
   python scripts/accuracy_study.py --data=../shared/data/cifar10_jpg.tar \
-      --out=/tmp/study --train_steps=1500
+      --out=/tmp/study --train_steps=3000 --eval_every_steps=500
 """
 
 import argparse
