@@ -161,8 +161,16 @@ class MethodConfig:
   meta_weight_rule: str = 'reference'
   # Share of the network's p(given label) in those weights (weight_rules.py).
   weight_confidence_mix: float = 0.0
+  # Where that p(given label) comes from: 'network' or 'vote' (the IEG
+  # neighbor-vote prior, needs label_vote_neighbors > 0).
+  weight_confidence_source: str = 'network'
   # IEG's eps*: 'reference' (meta-gradient sign) or 'confidence'.
   relabel_rule: str = 'reference'
+  # IEG: neighbors whose given labels vote for each image's pseudo-label in
+  # the encoder's feature space (0 = off; ieg_tf/pretrain/label_prior.py),
+  # and the vote's share of the pseudo-label.
+  label_vote_neighbors: int = 0
+  label_vote_mix: float = 0.5
   mwnet_hidden_units: int = 100
   mwnet_learning_rate: float = 1e-3
 

@@ -51,6 +51,10 @@ def _main(cfg: config_lib.Config) -> dict:
         f'--{name}={batch} is not divisible by the {replicas} replicas of '
         f'--strategy={run.strategy.value}; use a multiple of {replicas}.'
       )
+  if run.mode == config_lib.Mode.TRAIN:
+    from ieg_tf.pretrain import label_prior
+
+    label_prior.check_flags(cfg)
   data = prepare_data(cfg.data)
   method = cfg.method.method
   train_split = (
@@ -107,6 +111,10 @@ def _main(cfg: config_lib.Config) -> dict:
   # Pre-training (--pretrain_steps) or --init_checkpoint, unless a training
   # checkpoint already exists (then training resumes from it).
   pretrain_stage.maybe_initialize(cfg, strategy, data, state)
+  if cfg.method.label_vote_neighbors > 0:
+    from ieg_tf.pretrain import label_prior
+
+    train_split = label_prior.attach(cfg, strategy, data, state, train_split)
   return trainer.train(cfg, strategy, data, train_split, state, step_impl)
 
 

@@ -207,12 +207,36 @@ flags.DEFINE_float(
   upper_bound=1.0,
 )
 flags.DEFINE_enum(
+  'weight_confidence_source',
+  'network',
+  ['network', 'vote'],
+  'IEG: where --weight_confidence_mix reads p(given label): the network, or '
+  'the neighbor-vote prior of --label_vote_neighbors.',
+)
+flags.DEFINE_enum(
   'relabel_rule',
   'reference',
   ['reference', 'confidence'],
   'IEG: which labels to replace by the pseudo-label. reference = where the '
   'probe meta-gradient says so; confidence = where the network gives the '
   "given label less probability than its label's batch mean (see README).",
+)
+flags.DEFINE_integer(
+  'label_vote_neighbors',
+  0,
+  'IEG from an encoder (--init_checkpoint / --pretrain_steps): mix the given '
+  "labels of each image's K nearest neighbors in encoder feature space, "
+  'calibrated on the probe, into its pseudo-label (0 = off, the paper). '
+  'See README "Neighbor votes".',
+  lower_bound=0,
+)
+flags.DEFINE_float(
+  'label_vote_mix',
+  0.5,
+  'Share of the neighbor vote in the pseudo-label before sharpening, with '
+  '--label_vote_neighbors > 0.',
+  lower_bound=0.0,
+  upper_bound=1.0,
 )
 flags.DEFINE_integer(
   'num_views',
@@ -446,7 +470,10 @@ def config_from_flags() -> config_lib.Config:
     mixup_distribution_alignment=FLAGS.mixup_distribution_alignment,
     meta_weight_rule=FLAGS.meta_weight_rule,
     weight_confidence_mix=FLAGS.weight_confidence_mix,
+    weight_confidence_source=FLAGS.weight_confidence_source,
     relabel_rule=FLAGS.relabel_rule,
+    label_vote_neighbors=FLAGS.label_vote_neighbors,
+    label_vote_mix=FLAGS.label_vote_mix,
     mwnet_hidden_units=FLAGS.mwnet_hidden_units,
     mwnet_learning_rate=FLAGS.mwnet_learning_rate,
   )

@@ -18,6 +18,9 @@ setting (default: uniform 80% and asymmetric 40%) trains
   supervised_c2d  noisy supervised from the contrastive encoder (what the
                pre-training alone gives)
   ieg_c2d      IEG from the contrastive encoder (the system's recipe)
+  ieg_c2d_vote ieg_c2d plus --label_vote_neighbors=500: the labels of each
+               image's encoder neighbors vote in its pseudo-label, and that
+               vote's p(given label) is its weight (README "Neighbor votes")
 
 each as `python -m ieg_tf.main` with the same network, batch and steps. The
 `_c2d` cells start from ONE contrastive stage (`--mode=pretrain`, SimCLR on
@@ -62,7 +65,10 @@ METHODS = (
   'ieg_confidence',
   'supervised_c2d',
   'ieg_c2d',
+  'ieg_c2d_vote',
 )
+# Neighbors per image of the ieg_c2d_vote cell (README "Neighbor votes").
+VOTE_NEIGHBORS = 500
 
 
 def method_flags(method: str, setting: str, args) -> list[str]:
@@ -93,6 +99,12 @@ def method_flags(method: str, setting: str, args) -> list[str]:
   if method in ('l2r_confidence', 'ieg_confidence'):
     base = method.split('_')[0]
     return flags + [f'--method={base}', '--weight_confidence_mix=1']
+  if method == 'ieg_c2d_vote':
+    return method_flags('ieg_c2d', setting, args) + [
+      f'--label_vote_neighbors={VOTE_NEIGHBORS}',
+      '--weight_confidence_mix=1',
+      '--weight_confidence_source=vote',
+    ]
   if method.endswith('_c2d'):
     return flags + [
       f'--method={method[: -len("_c2d")]}',
@@ -240,7 +252,7 @@ def main(argv=None):
   for m in methods:
     if m not in METHODS:
       raise SystemExit(f'accuracy_study: unknown method {m}; use {METHODS}')
-  needs_pretrain = any(m.endswith('_c2d') for m in methods)
+  needs_pretrain = any('_c2d' in m for m in methods)
   if args.dry_run:
     if needs_pretrain:
       print(' '.join(pretrain_flags(settings[0], args)))

@@ -87,6 +87,14 @@ class BadInputsTest(tf.test.TestCase):
         'dog',
       ),
       'probe larger than a class': (['--probe_per_class=1000'], 'probe'),
+      'neighbor vote without an encoder': (
+        ['--label_vote_neighbors=5'],
+        '--init_checkpoint',
+      ),
+      'neighbor vote for another method': (
+        ['--method=gce', '--label_vote_neighbors=5'],
+        '--method=ieg',
+      ),
       'label out of range': (
         [f'--noisy_labels_file={path("range.npy")}'],
         'outside [0, 10)',

@@ -6,8 +6,9 @@ the data and batches at the PER-REPLICA batch size; tf.distribute hands
 consecutive batches to the replicas that pipeline feeds.
 
 Batch contract (DESIGN.md):
-  train:  {'image_weak', ['image_strong'], 'label', 'id', ['clean_label',
-           'is_noisy']}
+  train:  {'image_weak', ['image_strong'], 'label', 'id', 'index',
+           ['clean_label', 'is_noisy'], ['label_prior' float32 [C] with
+           IEG's --label_vote_neighbors]}
   meta:   {'train': <train>, 'probe': {'image', 'label'}}
   eval:   {'image', 'label', 'mask'}
 

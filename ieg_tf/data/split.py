@@ -49,6 +49,8 @@ class Split:
     center_crop: decode keeping the aspect ratio (`decode.decode_image`).
     bad_examples: where skipped images are counted; None = a private handle
       that stops at the first bad image.
+    label_prior: float32 [N, C] a per-example class distribution the
+      training step may use (IEG's neighbor vote), or None.
   """
 
   labels: np.ndarray
@@ -62,6 +64,7 @@ class Split:
   record_shards: np.ndarray | None = None
   center_crop: bool = False
   bad_examples: bad_lib.BadExamples | None = None
+  label_prior: np.ndarray | None = None
 
   def __post_init__(self):
     def put(name, value):
@@ -109,6 +112,11 @@ class Split:
     if self.clean_labels is not None:
       clean = np.asarray(self.clean_labels).astype(np.int32).reshape(-1)
       put('clean_labels', clean)
+    if self.label_prior is not None:
+      prior = np.asarray(self.label_prior, np.float32)
+      if prior.ndim != 2:
+        raise ValueError(f'label_prior must be [N, C], got {prior.shape}')
+      put('label_prior', prior)
     sizes = {
       len(a)
       for a in (
@@ -118,6 +126,7 @@ class Split:
         self.encoded,
         self.record_shards,
         self.clean_labels,
+        self.label_prior,
       )
       if a is not None
     }
@@ -162,6 +171,7 @@ class Split:
       encoded=pick(self.encoded),
       record_shards=pick(self.record_shards),
       clean_labels=pick(self.clean_labels),
+      label_prior=pick(self.label_prior),
     )
 
   def with_labels(
@@ -190,6 +200,8 @@ class Split:
     if self.clean_labels is not None:
       columns['clean_label'] = self.clean_labels
       columns['is_noisy'] = self.labels != self.clean_labels
+    if self.label_prior is not None:
+      columns['label_prior'] = self.label_prior
     return columns
 
   @property
@@ -205,8 +217,9 @@ class Split:
     """A tf.data.Dataset of one dict per example (host, tf.data).
 
     Keys: `image` uint8 [H, W, C], `label` int32 [], `id` int64 [], `index`
-    int32 [] (row in this split), and, when `clean_labels` is known,
-    `clean_label` int32 [] and `is_noisy` bool [] (label != clean_label).
+    int32 [] (row in this split), when `clean_labels` is known,
+    `clean_label` int32 [] and `is_noisy` bool [] (label != clean_label), and
+    when `label_prior` is set, `label_prior` float32 [C].
     Encoded images are checked (`image_check`), decoded to C channels and
     brought to `image_shape` (`decode`).
 

@@ -71,6 +71,8 @@ def make_ieg_batch_loss_fn(
   weight_decay: float,
   decay_mask: Sequence[bool] | None,
   weak_forward: Callable[..., tuple] | None = None,
+  prior: tf.Tensor | None = None,
+  prior_mix: float = 0.0,
 ):
   """Builds L_la(theta, [w, eps]) for `lookahead_gradients(has_aux=True)`.
 
@@ -88,6 +90,9 @@ def make_ieg_batch_loss_fn(
     weak_forward: optional weak_forward(params, images) -> (logits, state)
       used for the weak view instead of `forward`, so the caller gets the
       pass's state (e.g. BatchNorm statistics from `stateless_call`) back.
+    prior: optional float [B, C] neighbor-vote prior mixed into g
+      (`label_guess.guess_label`).
+    prior_mix: its share.
 
   Returns:
     fn(params, [w, eps]) -> (L_la scalar, aux), aux a dict with
@@ -103,7 +108,7 @@ def make_ieg_batch_loss_fn(
     else:
       weak_logits, weak_state = weak_forward(params, view_images[0])
     view_logits = [weak_logits] + [forward(params, x) for x in view_images[1:]]
-    g = label_guess.guess_label(view_logits, temperature)
+    g = label_guess.guess_label(view_logits, temperature, prior, prior_mix)
     data_loss = ieg_lookahead_loss(view_logits[0], g, labels, weights, eps)
     penalty = lookahead.regularizer(
       params, decay_mask, weight_decay, data_loss.dtype
@@ -164,6 +169,9 @@ def ieg_meta_step(
   weight_rule: str = 'reference',
   confidence_mix: float = 0.0,
   relabel_rule: str = 'reference',
+  prior: tf.Tensor | None = None,
+  prior_mix: float = 0.0,
+  prior_confidence: bool = False,
 ) -> IegMetaOutput:
   """IEG's re-weighting and re-labeling for one replica's batch (§1.6).
 
@@ -196,6 +204,11 @@ def ieg_meta_step(
       (0 = the paper).
     relabel_rule: 'reference' (eps* = [dL_meta/deps < 0]) or 'confidence'
       (`weight_rules.confidence_relabel`).
+    prior: optional float [B, C] per-example prior mixed into the
+      pseudo-label (`--label_vote_neighbors`); None = the paper.
+    prior_mix: its share (`--label_vote_mix`).
+    prior_confidence: `confidence_mix` reads p(given label) from `prior`
+      instead of the network (`--weight_confidence_source=vote`).
 
   Returns:
     An `IegMetaOutput`.
@@ -216,6 +229,8 @@ def ieg_meta_step(
       weight_decay=weight_decay,
       decay_mask=decay_mask,
       weak_forward=weak_forward,
+      prior=prior,
+      prior_mix=prior_mix,
     ),
     probe_images=probe_images,
     probe_labels=probe_labels,
@@ -235,6 +250,7 @@ def ieg_meta_step(
     targets=mix_targets(labels, result.aux['pseudo_labels'], eps0),
     labels=labels,
     confidence_mix=confidence_mix,
+    confidence_probs=prior if prior_confidence else None,
   )
   if relabel_rule == 'confidence':
     eps = weight_rules.confidence_relabel(weak_logits, labels)

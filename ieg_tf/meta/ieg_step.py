@@ -66,7 +66,8 @@ class IegStep:
       ce_factor, consistency_factor, grad_eps_init, label_temperature,
       num_views, mixup_mode, mixup_alpha, unsup_rampup_steps,
       mixup_confidence_threshold, mixup_distribution_alignment,
-      meta_weight_rule, weight_confidence_mix, relabel_rule).
+      meta_weight_rule, weight_confidence_mix, weight_confidence_source,
+      relabel_rule, label_vote_mix).
 
     Raises:
       UserError: bad num_views or mixup_mode.
@@ -115,7 +116,9 @@ class IegStep:
         them).
       batch: {'train': {'image_weak', 'image_strong' (and 'image_strong_k'
         for K > 2, see `view_keys`): float32 [B, H, W, C], 'label': int32
-        [B], 'index': int32 [B], ...}, 'probe': {'image', 'label'}}.
+        [B], 'index': int32 [B], optional 'label_prior': float32 [B, C]
+        (the neighbor vote mixed into the pseudo-label), ...},
+        'probe': {'image', 'label'}}.
       seed: int [2] stateless seed for MixUp.
       step: int64 scalar, optimizer steps so far (drives the ramp-up).
       extra: unused (IEG owns no variables).
@@ -180,6 +183,10 @@ class IegStep:
         weight_rule=m.meta_weight_rule,
         confidence_mix=m.weight_confidence_mix,
         relabel_rule=m.relabel_rule,
+        # Present only with --label_vote_neighbors (label_prior.py).
+        prior=train.get('label_prior'),
+        prior_mix=m.label_vote_mix,
+        prior_confidence=m.weight_confidence_source == 'vote',
       )
       weak_logits = meta.view_logits[0]
       if len(meta.view_logits) > 1:

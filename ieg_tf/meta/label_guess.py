@@ -46,14 +46,23 @@ def sharpen(probs: tf.Tensor, temperature: float) -> tf.Tensor:
 
 
 def guess_label(
-  view_logits: Sequence[tf.Tensor], temperature: float = 0.5
+  view_logits: Sequence[tf.Tensor],
+  temperature: float = 0.5,
+  prior: tf.Tensor | None = None,
+  prior_mix: float = 0.0,
 ) -> tf.Tensor:
   """Pseudo-label: sharpened mean of softmax(logit_norm(view)) over K views.
+
+  With a prior: g = sharpen((1 - a) * q + a * prior), q the mean over views
+  and a = `prior_mix` (IEG's neighbor vote, `--label_vote_mix`).
 
   Args:
     view_logits: K >= 1 float [B, C] logit matrices of the same examples under
       different augmentations (IEG: K = 2, the weak then the strong view).
     temperature: sharpening temperature T (IEG: 0.5, i.e. g ~ q^2).
+    prior: optional float [B, C] per-example class distributions (a
+      constant: no gradient flows into it).
+    prior_mix: a in [0, 1], used only with `prior`.
 
   Returns:
     float [B, C] pseudo-label distribution g, differentiable w.r.t. every
@@ -63,6 +72,10 @@ def guess_label(
     raise ValueError('guess_label needs at least one view.')
   probs = [tf.nn.softmax(logit_norm(v), axis=-1) for v in view_logits]
   mean_probs = tf.add_n(probs) / tf.cast(len(probs), probs[0].dtype)
+  if prior is not None:
+    a = tf.constant(prior_mix, mean_probs.dtype)
+    prior = tf.stop_gradient(tf.cast(prior, mean_probs.dtype))
+    mean_probs = (1.0 - a) * mean_probs + a * prior
   return sharpen(mean_probs, temperature)
 
 

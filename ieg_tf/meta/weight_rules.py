@@ -80,7 +80,9 @@ def same_label_mean(values: tf.Tensor, labels: tf.Tensor, num_classes: int):
   return tf.gather(sums / tf.maximum(counts, 1.0), labels)
 
 
-def given_label_weights(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+def given_label_weights(
+  logits: tf.Tensor, labels: tf.Tensor, probs: tf.Tensor | None = None
+) -> tf.Tensor:
   """Class-balanced weights from the network's own p(given label).
 
   w_i = (p_i(y_i) / mean_{j: y_j = y_i} p_j(y_j)) / B, with p = softmax at
@@ -94,11 +96,13 @@ def given_label_weights(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
   Args:
     logits: float [B, C] (the weak view at theta).
     labels: int [B] given labels.
+    probs: optional float [B, C] used instead of softmax(logits) (the
+      neighbor-vote prior, `--weight_confidence_source=vote`).
 
   Returns:
     float [B] summing to 1.
   """
-  return relative_confidence(logits, labels) / float(labels.shape[0])
+  return relative_confidence(logits, labels, probs) / float(labels.shape[0])
 
 
 def within_label_share(
@@ -122,7 +126,9 @@ def within_label_share(
   )
 
 
-def relative_confidence(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+def relative_confidence(
+  logits: tf.Tensor, labels: tf.Tensor, probs: tf.Tensor | None = None
+) -> tf.Tensor:
   """p_i(y_i) / mean_{j: y_j = y_i} p_j(y_j), gradient stopped.
 
   The network's probability of the given label relative to the other
@@ -131,11 +137,15 @@ def relative_confidence(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
   Args:
     logits: float [B, C] (the weak view at theta).
     labels: int [B] given labels.
+    probs: optional float [B, C] class distributions used instead of
+      softmax(logits).
 
   Returns:
     float [B], averaging 1 within each label.
   """
-  probs = tf.nn.softmax(tf.stop_gradient(logits), axis=-1)
+  if probs is None:
+    probs = tf.nn.softmax(logits, axis=-1)
+  probs = tf.stop_gradient(tf.cast(probs, logits.dtype))
   labels = tf.cast(labels, tf.int32)
   p_given = tf.gather(probs, labels, batch_dims=1)
   return within_label_share(p_given, labels, logits.shape[-1])
@@ -173,6 +183,7 @@ def meta_weights(
   targets: tf.Tensor | None = None,
   labels: tf.Tensor | None = None,
   confidence_mix: float = 0.0,
+  confidence_probs: tf.Tensor | None = None,
 ) -> tf.Tensor:
   """Normalized example weights w* from dL_meta/dw under `rule`.
 
@@ -190,6 +201,8 @@ def meta_weights(
       confidence_mix > 0).
     confidence_mix: a in [0, 1]; the result is (1 - a) w*_rule + a
       `given_label_weights` (0 = the meta weights alone).
+    confidence_probs: optional float [B, C] that `given_label_weights`
+      reads instead of softmax(logits).
 
   Returns:
     float [B] w*, gradient stopped.
@@ -207,7 +220,9 @@ def meta_weights(
       tf.maximum(score, 0.0), tf.cast(labels, tf.int32), logits.shape[-1]
     )
     weights = share / float(score.shape[0])
-    return _mix_confidence(weights, confidence_mix, logits, labels)
+    return _mix_confidence(
+      weights, confidence_mix, logits, labels, confidence_probs
+    )
   if rule in ('normalized', 'class_centered'):
     if logits is None or targets is None:
       raise ValueError(f'meta weight rule {rule!r} needs logits and targets.')
@@ -219,14 +234,16 @@ def meta_weights(
     score = score - same_label_mean(score, labels, logits.shape[-1])
   clipped = tf.maximum(score, 0.0)
   weights = clipped / (tf.reduce_sum(clipped) + _WEIGHT_NORM_EPS)
-  return _mix_confidence(weights, confidence_mix, logits, labels)
+  return _mix_confidence(
+    weights, confidence_mix, logits, labels, confidence_probs
+  )
 
 
-def _mix_confidence(weights, confidence_mix, logits, labels):
+def _mix_confidence(weights, confidence_mix, logits, labels, probs=None):
   """(1 - a) weights + a `given_label_weights` (a = confidence_mix)."""
   if confidence_mix <= 0:
     return weights
   if logits is None or labels is None:
     raise ValueError('confidence_mix needs logits and labels.')
-  conf = tf.cast(given_label_weights(logits, labels), weights.dtype)
+  conf = tf.cast(given_label_weights(logits, labels, probs), weights.dtype)
   return (1.0 - confidence_mix) * weights + confidence_mix * conf

@@ -15,7 +15,6 @@ Metrics go to <workdir>/metrics.jsonl and TensorBoard with keys prefixed
 """
 
 import os
-import time
 
 from absl import logging
 import tensorflow as tf
@@ -33,6 +32,7 @@ from ieg_tf.pretrain import input as input_lib
 from ieg_tf.pretrain.loop import make_pretrain_loop
 from ieg_tf.pretrain.step import ContrastiveStep
 from ieg_tf.runtime import checkpoints, summaries
+from ieg_tf.runtime.rate_meter import RateMeter
 from ieg_tf.runtime.trainer import is_chief
 
 PRETRAIN_DIR = 'pretrain'
@@ -129,15 +129,13 @@ def _train(cfg, strategy, data, ps: PretrainState, writer) -> dict:
   )
   every_ckpt = run.checkpoint_every_steps or run.eval_every_steps
   row = {}
-  t_last, step_last = time.time(), step
+  meter = RateMeter(step)
   while step < total:
     stop = _next_stop(step, total, run)
     metrics = loop(iterator, tf.constant(stop - step, tf.int32))
     step = stop
     if step % run.log_every_steps == 0 or step == total:
-      now = time.time()
-      rate = (step - step_last) / max(now - t_last, 1e-9)
-      t_last, step_last = now, step
+      rate = meter.rate(step)
       row = {k: float(v) for k, v in metrics.items()}
       # The LR of the last step taken (the schedule ends at `total`).
       row['pretrain/lr'] = float(ps.lr_fn(step - 1))
@@ -153,7 +151,9 @@ def _train(cfg, strategy, data, ps: PretrainState, writer) -> dict:
         row['pretrain/contrast_acc'],
       )
     if step % every_ckpt == 0 or step == total:
+      meter.pause()  # checkpoint writes are not contrastive training
       ps.checkpointer.save(step)
+      meter.resume()
   return row
 
 

@@ -1,5 +1,6 @@
 """Input pipelines: batch contract keys/shapes, probe zip, eval padding."""
 
+import dataclasses
 import os
 
 from absl.testing import parameterized
@@ -21,6 +22,18 @@ def _split(n, num_classes=3, offset=0, clean=False):
     ids=np.arange(n) + offset,
     images=rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8),
     clean_labels=labels if clean else None,
+  )
+
+
+def _as_files(split: Split, folder: str) -> Split:
+  """The same rows with their images written as PNG files in `folder`."""
+  paths = []
+  for i, image in enumerate(split.images):
+    path = os.path.join(folder, f'{i}.png')
+    tf.io.write_file(path, tf.io.encode_png(image))
+    paths.append(path)
+  return dataclasses.replace(
+    split, images=None, paths=np.asarray(paths, dtype=object)
   )
 
 
@@ -157,17 +170,7 @@ class PipelineTest(tf.test.TestCase, parameterized.TestCase):
     # Files go through random access on Split.to_dataset, in-memory images
     # through a gather: the same rows, views and restart behaviour.
     memory = _split(10)
-    paths = []
-    for i, image in enumerate(memory.images):
-      path = os.path.join(self.create_tempdir().full_path, f'{i}.png')
-      tf.io.write_file(path, tf.io.encode_png(image))
-      paths.append(path)
-    files = Split(
-      labels=memory.labels,
-      ids=memory.ids,
-      paths=np.asarray(paths, dtype=object),
-      image_shape=memory.image_shape,
-    )
+    files = _as_files(memory, self.create_tempdir().full_path)
     ctx = tf.distribute.InputContext()
 
     def stream(split, start, count):
@@ -186,6 +189,25 @@ class PipelineTest(tf.test.TestCase, parameterized.TestCase):
       for a, b in zip(expected, got):
         self.assertAllEqual(a[0], b[0])
         self.assertAllClose(a[1], b[1])
+
+  @parameterized.parameters('memory', 'files')
+  def test_label_prior_rows_follow_their_examples(self, source):
+    # Each row's prior encodes its id, so a batch shows whether the prior
+    # was gathered with the same row as the image and label.
+    split = _split(10, offset=50)
+    if source == 'files':
+      split = _as_files(split, self.create_tempdir().full_path)
+    prior = np.zeros((10, 3), np.float32)
+    prior[:, 0] = split.ids
+    split = dataclasses.replace(split, label_prior=prior)
+    spec = pipeline.TrainInput(global_batch=4, strong_view=True, seed=1)
+    ds = pipeline.train_dataset_fn(split, None, spec)(
+      tf.distribute.InputContext()
+    )
+    for batch in ds.take(5):
+      self.assertEqual(batch['label_prior'].shape, (4, 3))
+      self.assertEqual(batch['label_prior'].dtype, tf.float32)
+      self.assertAllEqual(batch['label_prior'][:, 0], batch['id'])
 
   @parameterized.product(name=['one', 'two'], n=[1, 7, 16, 17])
   def test_eval_counts_every_example_once(self, name, n):

@@ -1,5 +1,6 @@
 """Tests of ieg_tf.data.split.Split."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -64,6 +65,20 @@ class SplitTest(tf.test.TestCase):
     self.assertLen(split.take(np.zeros(0, int)), 0)
     mask = np.array([True, False, False, True, False, True])
     self.assertAllEqual(split.take(mask).ids, [100, 103, 105])
+
+  def test_label_prior_column(self):
+    prior = np.random.default_rng(2).dirichlet(np.ones(3), 6)
+    split = dataclasses.replace(_memory_split(), label_prior=prior)
+    self.assertEqual(split.label_prior.dtype, np.float32)
+    self.assertAllClose(split.take([5, 0]).label_prior, prior[[5, 0]])
+    self.assertAllClose(split.with_labels(np.zeros(6), None).label_prior, prior)
+    rows = list(split.to_dataset().as_numpy_iterator())
+    for i, row in enumerate(rows):
+      self.assertAllClose(row['label_prior'], prior[i])
+    with self.assertRaisesRegex(ValueError, 'length'):
+      dataclasses.replace(split, label_prior=prior[:5])
+    with self.assertRaisesRegex(ValueError, r'\[N, C\]'):
+      dataclasses.replace(split, label_prior=prior[:, 0])
 
   def test_to_dataset_from_memory(self):
     split = _memory_split()

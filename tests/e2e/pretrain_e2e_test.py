@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
@@ -81,6 +82,47 @@ class PretrainE2ETest(tf.test.TestCase):
         os.path.join(workdir, 'pretrain', 'checkpoints', 'ckpt-10*')
       )
     )
+
+
+class NeighborVoteE2ETest(tf.test.TestCase):
+  def test_ieg_with_neighbor_votes_trains_and_resumes(self):
+    workdir = self.create_tempdir().full_path
+    common = (
+      f'--workdir={workdir}',
+      '--method=ieg',
+      '--pretrain_steps=5',
+      '--label_vote_neighbors=10',
+      *_FAST,
+    )
+    proc = cli_runner.run_main(*common, '--train_steps=10')
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    self.assertIn('final: step=10 method=ieg', proc.stdout)
+    path = os.path.join(workdir, 'label_prior.npz')
+    saved = np.load(path)
+    self.assertEqual(saved['prior'].ndim, 2)
+    self.assertAllClose(saved['prior'].sum(1), np.ones(len(saved['ids'])))
+    rows = summaries.read_metrics(workdir)
+    vote = [r for r in rows if 'label_vote/train_top1' in r]
+    self.assertLen(vote, 1)
+    for key in ('train_top1', 'given_top1', 'probe_top1', 'clean_auc'):
+      self.assertBetween(vote[0][f'label_vote/{key}'], 0.0, 1.0)
+    self.assertNotEmpty([r for r in rows if 'pseudo/accuracy' in r])
+    # Resume: the encoder is gone (the training checkpoint holds the
+    # trained network), so the saved prior is read, not recomputed.
+    before = open(path, 'rb').read()
+    proc = cli_runner.run_main(*common, '--train_steps=20')
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    self.assertIn('final: step=20 method=ieg', proc.stdout)
+    self.assertIn('label prior read from', proc.stderr)
+    self.assertEqual(open(path, 'rb').read(), before)
+    # Without the file the resumed run stops with one clear line.
+    os.remove(path)
+    proc = cli_runner.run_main(*common, '--train_steps=30')
+    self.assertEqual(proc.returncode, 2)
+    errors = [s for s in proc.stderr.splitlines() if 'ieg_tf: error:' in s]
+    self.assertLen(errors, 1)
+    self.assertIn('label_prior.npz is missing', errors[0])
+    self.assertNotIn('Traceback', proc.stderr)
 
 
 if __name__ == '__main__':

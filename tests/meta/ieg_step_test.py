@@ -30,7 +30,7 @@ def _split(n, offset, seed):
   )
 
 
-def _run(strategy, method, jit, steps=2, **method_kwargs):
+def _run(strategy, method, jit, steps=2, prior=False, **method_kwargs):
   with strategy.scope():
     tf.keras.utils.set_random_seed(3)
     net = build_network('tiny', 3, (8, 8, 1))
@@ -63,8 +63,14 @@ def _run(strategy, method, jit, steps=2, **method_kwargs):
     flip=False,
     seed=2,
   )
+  train = _split(32, 0, 0)
+  if prior:
+    # The neighbor-vote column (--label_vote_neighbors): [N, C] per row.
+    train = dataclasses.replace(
+      train, label_prior=np.eye(3)[train.clean_labels] * 0.7 + 0.1
+    )
   dist = strategy.distribute_datasets_from_function(
-    pipeline.train_dataset_fn(_split(32, 0, 0), _split(9, 100, 1), spec)
+    pipeline.train_dataset_fn(train, _split(9, 100, 1), spec)
   )
   loop = train_loop.make_train_loop(
     strategy,
@@ -106,9 +112,15 @@ class MetaStepTest(tf.test.TestCase, parameterized.TestCase):
     for a, b in zip(graph_extra, xla_extra):
       self.assertAllClose(a, b, atol=2e-4, rtol=1e-3)
 
-  def test_full_ieg_step_compiles_with_xla_on_two_replicas(self):
+  @parameterized.parameters(False, True)
+  def test_full_ieg_step_compiles_with_xla_on_two_replicas(self, prior):
     strategy = devices.cpu_mirrored_strategy(2)
-    _, metrics, _ = _run(strategy, config_lib.Method.IEG, True)
+    _, metrics, _ = _run(
+      strategy, config_lib.Method.IEG, True, prior=prior, label_vote_mix=1.0
+    )
+    if prior:
+      # The prior's argmax is the clean label and it has the whole share.
+      self.assertAllClose(metrics['pseudo/accuracy'], 1.0)
     for name in (
       'loss/total',
       'loss/xemin',

@@ -81,6 +81,29 @@ class LabelGuessTest(tf.test.TestCase, parameterized.TestCase):
     fn = tf.function(label_guess.guess_label, jit_compile=True)
     self.assertAllClose(fn(views), label_guess.guess_label(views), rtol=1e-5)
 
+  @parameterized.parameters(0.0, 0.3, 1.0)
+  def test_guess_label_with_a_prior(self, mix):
+    weak, strong = self.rng.normal(size=(2, 5, 4))
+    prior = self.rng.dirichlet(np.ones(4), 5)
+    got = label_guess.guess_label(
+      [tf.constant(weak), tf.constant(strong)], 0.5, tf.constant(prior), mix
+    )
+    q = 0.5 * (
+      _np_softmax(_np_logit_norm(weak)) + _np_softmax(_np_logit_norm(strong))
+    )
+    want = _np_sharpen((1 - mix) * q + mix * prior, 0.5)
+    self.assertAllClose(got, want, rtol=1e-6)
+
+  def test_no_gradient_flows_into_the_prior(self):
+    logits = tf.constant(self.rng.normal(size=(3, 4)))
+    prior = tf.constant(self.rng.dirichlet(np.ones(4), 3))
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch([logits, prior])
+      g = label_guess.guess_label([logits], 0.5, prior, 0.5)
+      scalar = tf.reduce_sum(g * tf.range(4.0, dtype=g.dtype))
+    self.assertIsNone(tape.gradient(scalar, prior))
+    self.assertGreater(np.abs(tape.gradient(scalar, logits)).max(), 1e-4)
+
   def test_no_views_is_an_error(self):
     with self.assertRaises(ValueError):
       label_guess.guess_label([])

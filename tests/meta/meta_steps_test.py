@@ -200,6 +200,50 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
       k1.metrics['loss/relabel'], k2.metrics['loss/relabel']
     )
 
+  def test_label_prior_sets_the_pseudo_labels(self):
+    batch = _batch()
+    plain = self._compute(self._step(_M.IEG), batch)
+    # A one-hot prior at the clean labels with share 1: every pseudo-label
+    # is the clean label, whatever the network predicts.
+    batch['train']['label_prior'] = tf.one_hot(
+      batch['train']['clean_label'], _C
+    )
+    voted = self._compute(self._step(_M.IEG, label_vote_mix=1.0), batch)
+    self.assertAllClose(voted.metrics['pseudo/accuracy'], 1.0)
+    self.assertLess(float(plain.metrics['pseudo/accuracy']), 1.0)
+    # Share 0: the prior is read but changes nothing.
+    off = self._compute(self._step(_M.IEG, label_vote_mix=0.0), batch)
+    for a, b in zip(plain.grads, off.grads):
+      self.assertAllClose(a, b, rtol=1e-5, atol=1e-7)
+    for a, b in zip(plain.grads, voted.grads):
+      self.assertNotAllClose(a, b)
+
+  def test_vote_confidence_weights_only_prior_agreeing_labels(self):
+    batch = _batch()
+    # The prior is one-hot at the clean label, so p_prior(given label) is 1
+    # for clean and 0 for noisy examples: all weight goes to clean ones.
+    batch['train']['label_prior'] = tf.one_hot(
+      batch['train']['clean_label'], _C
+    )
+    step = self._step(
+      _M.IEG,
+      label_vote_mix=0.0,
+      weight_confidence_mix=1.0,
+      weight_confidence_source='vote',
+    )
+    out = self._compute(step, batch)
+    weight = out.per_example['weight'].numpy()
+    noisy = batch['train']['is_noisy'].numpy()
+    labels = batch['train']['label'].numpy()
+    # A label carried only by noisy examples keeps its batch share
+    # (uniform within it); every other noisy example gets nothing.
+    shared = np.array([(~noisy & (labels == y)).any() for y in labels])
+    self.assertTrue((noisy & shared).any())
+    self.assertAllClose(
+      weight[noisy & shared], np.zeros((noisy & shared).sum())
+    )
+    self.assertTrue((weight[~noisy] > 0).all())
+
   def test_missing_views_are_user_errors(self):
     cfg = dataclasses.replace(config_lib.MethodConfig(), num_views=3)
     step3 = methods.IegStep(self._ctx(), cfg)

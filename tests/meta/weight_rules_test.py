@@ -115,6 +115,23 @@ class WeightRulesTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(got, (1 - mix) * meta + mix * conf, atol=1e-5)
     self.assertAllClose(tf.reduce_sum(got), 1.0, atol=1e-4)
 
+  @parameterized.parameters('reference', 'class_balanced')
+  def test_confidence_from_given_probabilities(self, rule):
+    # --weight_confidence_source=vote: p(given label) comes from a prior,
+    # not from the logits.
+    prior = np.random.default_rng(5).dirichlet(
+      np.ones(self.logits.shape[1]), len(self.labels)
+    )
+    got = weight_rules.meta_weights(
+      tf.constant(self.grad),
+      rule,
+      logits=tf.constant(self.logits),
+      labels=tf.constant(self.labels),
+      confidence_mix=1.0,
+      confidence_probs=tf.constant(prior, tf.float32),
+    )
+    self.assertAllClose(got, _class_balanced(prior, self.labels), atol=1e-5)
+
   def test_given_label_weights_rank_within_each_label(self):
     # Label 0: the fitted example outweighs the unfitted one. Label 1 keeps
     # its share of the batch (2 of 4) although the network never predicts

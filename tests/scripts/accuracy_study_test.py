@@ -59,6 +59,18 @@ class AccuracyStudyTest(tf.test.TestCase):
         c2d[-1], '--init_checkpoint=' + os.path.join('/study', 'pretrain')
       )
       self.assertEqual(c2d[:-1], study.method_flags(base, 'uniform_0.8', args))
+    vote = study.method_flags('ieg_c2d_vote', 'uniform_0.8', args)
+    self.assertEqual(
+      vote[-3:],
+      [
+        '--label_vote_neighbors=500',
+        '--weight_confidence_mix=1',
+        '--weight_confidence_source=vote',
+      ],
+    )
+    self.assertEqual(
+      vote[:-3], study.method_flags('ieg_c2d', 'uniform_0.8', args)
+    )
     pretrain = study.pretrain_flags('asymmetric_0.4', args)
     for flag in (
       '--mode=pretrain',

@@ -1,0 +1,234 @@
+"""IEG's neighbor-vote label prior (`--label_vote_neighbors`), on the host.
+
+Once the encoder is initialized (contrastive stage or --init_checkpoint) and
+before the first train step:
+  1. encode every train and probe image (eval view, BN moving statistics);
+  2. each train image gets the vote of its K nearest train images' GIVEN
+     labels (itself excluded), each probe image the vote of its K nearest
+     train images (`neighbor_vote.neighbor_votes`);
+  3. one sharpening temperature is fitted on the probe's CLEAN labels and
+     applied to the train votes (`neighbor_vote.fit_temperature`);
+  4. the given label is added as evidence (`given_label_posterior`), with
+     the share of right labels estimated from how often the vote agrees
+     with them and the vote's probe accuracy (`estimate_label_accuracy`);
+  5. the result is saved as <workdir>/label_prior.npz (ids, prior,
+     temperature) and attached to the train split as its 'label_prior'
+     column, so every train batch carries float32 [B, C] 'label_prior'.
+
+A resumed run (a training checkpoint exists) no longer has the initial
+encoder, so it reads the saved file instead. Why the prior helps: README
+"Neighbor votes".
+"""
+
+import dataclasses
+import io
+import os
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from ieg_tf import config as config_lib
+from ieg_tf.data.prepare import PreparedData
+from ieg_tf.data.split import Split
+from ieg_tf.errors import UserError
+from ieg_tf.pretrain import diagnostics
+from ieg_tf.pretrain import neighbor_vote
+from ieg_tf.runtime import summaries
+from ieg_tf.runtime.trainer import is_chief
+
+FILE_NAME = 'label_prior.npz'
+
+
+def check_flags(cfg: config_lib.Config) -> None:
+  """Raises UserError when --label_vote_neighbors cannot be used."""
+  if cfg.method.label_vote_neighbors <= 0:
+    if cfg.method.weight_confidence_source == 'vote':
+      raise UserError(
+        '--weight_confidence_source=vote reads the neighbor vote; it needs '
+        '--label_vote_neighbors=K > 0.'
+      )
+    return
+  if cfg.method.method != config_lib.Method.IEG:
+    raise UserError(
+      "--label_vote_neighbors feeds IEG's pseudo-labels; it needs "
+      f'--method=ieg, not --method={cfg.method.method.value}.'
+    )
+  if cfg.pretrain.pretrain_steps <= 0 and not cfg.run.init_checkpoint:
+    raise UserError(
+      '--label_vote_neighbors needs a trained encoder: pass '
+      '--init_checkpoint=<pretrain workdir> or --pretrain_steps=N.'
+    )
+
+
+def vote_diagnostics(
+  train_votes: np.ndarray,
+  prior: np.ndarray,
+  split: Split,
+  probe_votes: np.ndarray,
+  probe_labels: np.ndarray,
+  temperature: float,
+) -> dict:
+  """How good the prior is (host; logged and written to metrics.jsonl).
+
+  Returns:
+    {'label_vote/temperature', 'label_vote/probe_top1',
+    'label_vote/probe_nll' (calibrated), 'label_vote/probe_nll_raw'} plus,
+    when the split's clean labels are known, 'label_vote/train_top1' (vote
+    argmax == clean label), 'label_vote/given_top1' (given == clean) and
+    'label_vote/clean_auc' (ROC-AUC of prior[given label] for given ==
+    clean) and 'label_vote/prior_top1' (prior argmax == clean label).
+  """
+  out = {
+    'label_vote/temperature': temperature,
+    'label_vote/probe_top1': float(
+      np.mean(probe_votes.argmax(1) == probe_labels)
+    ),
+    'label_vote/probe_nll': neighbor_vote.mean_nll(
+      neighbor_vote.sharpen(probe_votes, temperature), probe_labels
+    ),
+    'label_vote/probe_nll_raw': neighbor_vote.mean_nll(
+      probe_votes, probe_labels
+    ),
+  }
+  clean = split.clean_labels
+  if clean is not None:
+    from sklearn.metrics import roc_auc_score
+
+    is_clean = split.labels == clean
+    out['label_vote/train_top1'] = float(
+      np.mean(train_votes.argmax(1) == clean)
+    )
+    out['label_vote/given_top1'] = float(np.mean(is_clean))
+    out['label_vote/prior_top1'] = float(np.mean(prior.argmax(1) == clean))
+    if 0 < is_clean.sum() < len(is_clean):
+      score = prior[np.arange(len(split)), split.labels]
+      out['label_vote/clean_auc'] = float(roc_auc_score(is_clean, score))
+  return out
+
+
+def compute_prior(
+  strategy, encoder, data: PreparedData, split: Split, k: int, batch: int
+):
+  """Steps 1-4 of the module docstring.
+
+  Args:
+    strategy: the strategy the encoder lives in.
+    encoder: Keras feature extractor.
+    data: prepared splits (its probe supplies the calibration labels).
+    split: the train split to vote for.
+    k: neighbors per image.
+    batch: global feature-extraction batch.
+
+  Returns:
+    (prior float32 [N, C], diagnostics dict).
+
+  Raises:
+    UserError: an empty probe (nothing to calibrate on) or train split.
+  """
+  if not len(data.probe) or len(split) < 2:
+    raise UserError(
+      '--label_vote_neighbors needs a clean probe (--probe_per_class > 0) '
+      'and at least 2 train examples.'
+    )
+  train_x = diagnostics.encode(strategy, encoder, split, batch)
+  probe_x = diagnostics.encode(strategy, encoder, data.probe, batch)
+  c = data.num_classes
+  train_votes = neighbor_vote.neighbor_votes(
+    train_x, train_x, split.labels, c, k, exclude_self=True
+  )
+  probe_votes = neighbor_vote.neighbor_votes(
+    probe_x, train_x, split.labels, c, k, exclude_self=False
+  )
+  temperature = neighbor_vote.fit_temperature(probe_votes, data.probe.labels)
+  vote = neighbor_vote.sharpen(train_votes, temperature)
+  label_accuracy = neighbor_vote.estimate_label_accuracy(
+    agreement=float(np.mean(vote.argmax(1) == split.labels)),
+    vote_accuracy=float(np.mean(probe_votes.argmax(1) == data.probe.labels)),
+    num_classes=c,
+  )
+  prior = neighbor_vote.given_label_posterior(
+    vote, split.labels, label_accuracy
+  )
+  diag = vote_diagnostics(
+    train_votes, prior, split, probe_votes, data.probe.labels, temperature
+  )
+  diag['label_vote/given_top1_estimate'] = label_accuracy
+  return prior, diag
+
+
+def save(path: str, ids: np.ndarray, prior: np.ndarray, diag: dict) -> None:
+  """Writes the prior atomically (tmp file + rename; local or gs://)."""
+  buf = io.BytesIO()
+  np.savez(
+    buf, ids=ids, prior=prior, temperature=diag['label_vote/temperature']
+  )
+  tmp = path + '.tmp'
+  with tf.io.gfile.GFile(tmp, 'wb') as f:
+    f.write(buf.getvalue())
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def load(path: str, split: Split, num_classes: int) -> np.ndarray:
+  """The saved prior, checked against the split's ids.
+
+  Raises:
+    UserError: missing, unreadable, or saved for other examples/classes.
+  """
+  if not tf.io.gfile.exists(path):
+    raise UserError(
+      f'the run resumes with --label_vote_neighbors but {path} is missing; '
+      'it is written before the first step. Start in a new --workdir.'
+    )
+  try:
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      saved = np.load(io.BytesIO(f.read()))
+      ids, prior = saved['ids'], saved['prior']
+  except (OSError, ValueError, KeyError) as e:
+    raise UserError(f'cannot read {path}: {e}') from None
+  if not np.array_equal(ids, split.ids) or prior.shape != (
+    len(split),
+    num_classes,
+  ):
+    raise UserError(
+      f'{path} was saved for other train examples (or classes) than this '
+      'run has; start in a new --workdir.'
+    )
+  return prior
+
+
+def attach(cfg, strategy, data: PreparedData, state, split: Split) -> Split:
+  """The train split with its 'label_prior' column (see the module doc).
+
+  Args:
+    cfg: the run's config (--label_vote_neighbors > 0).
+    strategy: distribution strategy.
+    data: prepared splits.
+    state: `ieg_tf.runtime.trainer.TrainState`, its encoder already
+      initialized (call after `stage.maybe_initialize`).
+    split: the train split.
+
+  Returns:
+    `split` with `label_prior` set.
+  """
+  path = os.path.join(cfg.run.workdir, FILE_NAME)
+  if state.checkpointer.latest:
+    prior = load(path, split, data.num_classes)
+    logging.info('Neighbor-vote label prior read from %s', path)
+  else:
+    batch = cfg.run.eval_batch_size or cfg.run.batch_size
+    prior, diag = compute_prior(
+      strategy,
+      state.network.encoder,
+      data,
+      split,
+      cfg.method.label_vote_neighbors,
+      batch,
+    )
+    logging.info('neighbor-vote label prior: %s', diag)
+    if is_chief(strategy):
+      save(path, split.ids, prior, diag)
+      writer = summaries.MetricsWriter(cfg.run.workdir, True)
+      writer.write(0, diag)
+      writer.close()
+  return dataclasses.replace(split, label_prior=prior)
