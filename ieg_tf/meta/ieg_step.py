@@ -67,7 +67,7 @@ class IegStep:
       num_views, mixup_mode, mixup_alpha, unsup_rampup_steps,
       mixup_confidence_threshold, mixup_distribution_alignment,
       meta_weight_rule, weight_confidence_mix, weight_confidence_source,
-      relabel_rule, label_vote_mix).
+      relabel_rule, label_vote_neighbors, label_vote_mix).
 
     Raises:
       UserError: bad num_views or mixup_mode.
@@ -148,6 +148,23 @@ class IegStep:
       )
     return [train[k] for k in self._view_keys]
 
+  def _prior(self, train: dict):
+    """The batch's neighbor-vote prior with --label_vote_neighbors, else None.
+
+    Raises:
+      UserError: the flag is on but the batch has no 'label_prior' (the
+        prior was not attached, `label_prior.attach`): never train without
+        it silently.
+    """
+    if self._m.label_vote_neighbors <= 0:
+      return None
+    if 'label_prior' not in train:
+      raise UserError(
+        '--label_vote_neighbors is set but the train batch has no '
+        "'label_prior'; the prior must be attached to the train split."
+      )
+    return train['label_prior']
+
   def _compute_slice(
     self, params, non_trainable, slots, batch, seed, step
   ) -> StepOutput:
@@ -183,8 +200,7 @@ class IegStep:
         weight_rule=m.meta_weight_rule,
         confidence_mix=m.weight_confidence_mix,
         relabel_rule=m.relabel_rule,
-        # Present only with --label_vote_neighbors (label_prior.py).
-        prior=train.get('label_prior'),
+        prior=self._prior(train),
         prior_mix=m.label_vote_mix,
         prior_confidence=m.weight_confidence_source == 'vote',
       )

@@ -83,7 +83,8 @@ def same_label_mean(values: tf.Tensor, labels: tf.Tensor, num_classes: int):
 def given_label_weights(
   logits: tf.Tensor, labels: tf.Tensor, probs: tf.Tensor | None = None
 ) -> tf.Tensor:
-  """Class-balanced weights from the network's own p(given label).
+  """Class-balanced weights from p(given label): the network's own, or
+  `probs` (the neighbor-vote prior) when given.
 
   w_i = (p_i(y_i) / mean_{j: y_j = y_i} p_j(y_j)) / B, with p = softmax at
   theta: the small-loss criterion of co-teaching and DivideMix as a soft
@@ -131,8 +132,9 @@ def relative_confidence(
 ) -> tf.Tensor:
   """p_i(y_i) / mean_{j: y_j = y_i} p_j(y_j), gradient stopped.
 
-  The network's probability of the given label relative to the other
-  examples in the slice that carry the same label (1 = average).
+  The probability of the given label (the network's, or from `probs`)
+  relative to the other examples in the slice that carry the same label
+  (1 = average).
 
   Args:
     logits: float [B, C] (the weak view at theta).

@@ -6,13 +6,13 @@ before the first train step:
   2. each train image gets the vote of its K nearest train images' GIVEN
      labels (itself excluded), each probe image the vote of its K nearest
      train images (`neighbor_vote.neighbor_votes`);
-  3. one sharpening temperature is fitted on the probe's CLEAN labels and
-     applied to the train votes (`neighbor_vote.fit_temperature`);
+  3. a uniform share and a temperature are fitted on the probe's CLEAN
+     labels and applied to the train votes (`neighbor_vote.fit_calibration`);
   4. the given label is added as evidence (`given_label_posterior`), with
      the share of right labels estimated from how often the vote agrees
      with them and the vote's probe accuracy (`estimate_label_accuracy`);
-  5. the result is saved as <workdir>/label_prior.npz (ids, prior,
-     temperature) and attached to the train split as its 'label_prior'
+  5. the result is saved as <workdir>/label_prior.npz (ids, the given labels,
+     K, prior, temperature, uniform share) and attached to the train split as its 'label_prior'
      column, so every train batch carries float32 [B, C] 'label_prior'.
 
 A resumed run (a training checkpoint exists) no longer has the initial
@@ -49,6 +49,14 @@ def check_flags(cfg: config_lib.Config) -> None:
         '--label_vote_neighbors=K > 0.'
       )
     return
+  if (
+    cfg.method.weight_confidence_source == 'vote'
+    and cfg.method.weight_confidence_mix <= 0
+  ):
+    raise UserError(
+      '--weight_confidence_source=vote has no effect with '
+      '--weight_confidence_mix=0; set the mix (1 = vote weights only).'
+    )
   if cfg.method.method != config_lib.Method.IEG:
     raise UserError(
       "--label_vote_neighbors feeds IEG's pseudo-labels; it needs "
@@ -67,25 +75,28 @@ def vote_diagnostics(
   split: Split,
   probe_votes: np.ndarray,
   probe_labels: np.ndarray,
-  temperature: float,
+  calibration: tuple,
 ) -> dict:
   """How good the prior is (host; logged and written to metrics.jsonl).
 
   Returns:
-    {'label_vote/temperature', 'label_vote/probe_top1',
-    'label_vote/probe_nll' (calibrated), 'label_vote/probe_nll_raw'} plus,
+    {'label_vote/temperature', 'label_vote/uniform_share' (the fitted
+    calibration), 'label_vote/probe_top1', 'label_vote/probe_nll'
+    (calibrated), 'label_vote/probe_nll_raw'} plus,
     when the split's clean labels are known, 'label_vote/train_top1' (vote
     argmax == clean label), 'label_vote/given_top1' (given == clean) and
     'label_vote/clean_auc' (ROC-AUC of prior[given label] for given ==
     clean) and 'label_vote/prior_top1' (prior argmax == clean label).
+    `compute_prior` adds 'label_vote/given_top1_estimate'.
   """
   out = {
-    'label_vote/temperature': temperature,
+    'label_vote/temperature': calibration[0],
+    'label_vote/uniform_share': calibration[1],
     'label_vote/probe_top1': float(
       np.mean(probe_votes.argmax(1) == probe_labels)
     ),
     'label_vote/probe_nll': neighbor_vote.mean_nll(
-      neighbor_vote.sharpen(probe_votes, temperature), probe_labels
+      neighbor_vote.calibrate(probe_votes, *calibration), probe_labels
     ),
     'label_vote/probe_nll_raw': neighbor_vote.mean_nll(
       probe_votes, probe_labels
@@ -140,8 +151,8 @@ def compute_prior(
   probe_votes = neighbor_vote.neighbor_votes(
     probe_x, train_x, split.labels, c, k, exclude_self=False
   )
-  temperature = neighbor_vote.fit_temperature(probe_votes, data.probe.labels)
-  vote = neighbor_vote.sharpen(train_votes, temperature)
+  calibration = neighbor_vote.fit_calibration(probe_votes, data.probe.labels)
+  vote = neighbor_vote.calibrate(train_votes, *calibration)
   label_accuracy = neighbor_vote.estimate_label_accuracy(
     agreement=float(np.mean(vote.argmax(1) == split.labels)),
     vote_accuracy=float(np.mean(probe_votes.argmax(1) == data.probe.labels)),
@@ -151,17 +162,23 @@ def compute_prior(
     vote, split.labels, label_accuracy
   )
   diag = vote_diagnostics(
-    train_votes, prior, split, probe_votes, data.probe.labels, temperature
+    train_votes, prior, split, probe_votes, data.probe.labels, calibration
   )
   diag['label_vote/given_top1_estimate'] = label_accuracy
   return prior, diag
 
 
-def save(path: str, ids: np.ndarray, prior: np.ndarray, diag: dict) -> None:
+def save(path: str, split: Split, k: int, prior: np.ndarray, diag: dict):
   """Writes the prior atomically (tmp file + rename; local or gs://)."""
   buf = io.BytesIO()
   np.savez(
-    buf, ids=ids, prior=prior, temperature=diag['label_vote/temperature']
+    buf,
+    ids=split.ids,
+    labels=split.labels,
+    k=k,
+    prior=prior,
+    temperature=diag['label_vote/temperature'],
+    uniform_share=diag['label_vote/uniform_share'],
   )
   tmp = path + '.tmp'
   with tf.io.gfile.GFile(tmp, 'wb') as f:
@@ -169,11 +186,15 @@ def save(path: str, ids: np.ndarray, prior: np.ndarray, diag: dict) -> None:
   tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
-def load(path: str, split: Split, num_classes: int) -> np.ndarray:
-  """The saved prior, checked against the split's ids.
+def load(path: str, split: Split, k: int, num_classes: int) -> np.ndarray:
+  """The saved prior, checked against this run's examples, labels and K.
+
+  Why the labels and K too: the prior depends on them (the vote counts the
+  given labels, and the posterior adds each example's own), so a resume with
+  other noisy labels or another --label_vote_neighbors must not reuse it.
 
   Raises:
-    UserError: missing, unreadable, or saved for other examples/classes.
+    UserError: missing, unreadable, or saved for another set-up.
   """
   if not tf.io.gfile.exists(path):
     raise UserError(
@@ -183,16 +204,20 @@ def load(path: str, split: Split, num_classes: int) -> np.ndarray:
   try:
     with tf.io.gfile.GFile(path, 'rb') as f:
       saved = np.load(io.BytesIO(f.read()))
-      ids, prior = saved['ids'], saved['prior']
+      ids, labels, saved_k = saved['ids'], saved['labels'], int(saved['k'])
+      prior = saved['prior']
   except (OSError, ValueError, KeyError) as e:
     raise UserError(f'cannot read {path}: {e}') from None
-  if not np.array_equal(ids, split.ids) or prior.shape != (
-    len(split),
-    num_classes,
-  ):
+  same = (
+    np.array_equal(ids, split.ids)
+    and np.array_equal(labels, split.labels)
+    and prior.shape == (len(split), num_classes)
+  )
+  if not same or saved_k != k:
     raise UserError(
-      f'{path} was saved for other train examples (or classes) than this '
-      'run has; start in a new --workdir.'
+      f'{path} was saved for other train examples, labels, classes or '
+      f'--label_vote_neighbors (saved K={saved_k}) than this run has; start '
+      'in a new --workdir.'
     )
   return prior
 
@@ -213,7 +238,7 @@ def attach(cfg, strategy, data: PreparedData, state, split: Split) -> Split:
   """
   path = os.path.join(cfg.run.workdir, FILE_NAME)
   if state.checkpointer.latest:
-    prior = load(path, split, data.num_classes)
+    prior = load(path, split, cfg.method.label_vote_neighbors, data.num_classes)
     logging.info('Neighbor-vote label prior read from %s', path)
   else:
     batch = cfg.run.eval_batch_size or cfg.run.batch_size
@@ -227,7 +252,7 @@ def attach(cfg, strategy, data: PreparedData, state, split: Split) -> Split:
     )
     logging.info('neighbor-vote label prior: %s', diag)
     if is_chief(strategy):
-      save(path, split.ids, prior, diag)
+      save(path, split, cfg.method.label_vote_neighbors, prior, diag)
       writer = summaries.MetricsWriter(cfg.run.workdir, True)
       writer.write(0, diag)
       writer.close()

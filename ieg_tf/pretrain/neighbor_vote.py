@@ -8,8 +8,8 @@ mostly cancel, right ones agree. Measured on CIFAR-10 at uniform 80% noise
 is right for 43% of the images (README "Neighbor votes").
 
 The raw vote is very flat (its largest entry averages 0.16 there: the noisy
-labels add a floor to every class), so it is calibrated by one temperature
-fitted on the clean probe (temperature scaling, Guo et al. 2017). That needs
+labels add a floor to every class), so it is calibrated on the clean probe:
+a uniform share and one temperature (temperature scaling, Guo et al. 2017). That needs
 no noise rate: the probe knows the true labels. The example's own given
 label then enters as evidence (`given_label_posterior`), weighted by the
 share of right labels estimated from the data (`estimate_label_accuracy`).
@@ -20,10 +20,15 @@ import numpy as np
 # Cosine similarity temperature of the neighbor weights exp(s / tau), the
 # instance-discrimination kNN's value (Wu et al. 2018).
 SIMILARITY_TEMPERATURE = 0.1
-# Query rows per matmul block: bounds the host memory at block * N floats.
-_BLOCK = 1024
-# Candidate calibration temperatures (log-spaced; 1 = the raw vote).
-_TEMPERATURES = np.geomspace(0.01, 1.0, 61)
+# Host memory per matmul block: the [block, N] similarities, their partition
+# indices (int64) and temporaries stay near this many float32 entries.
+_BLOCK_ENTRIES = 1 << 25
+_MAX_BLOCK = 1024
+# Calibration grid: the temperature T (below 1 sharpens, above 1 flattens)
+# and the uniform share lam mixed in first, so a class no neighbor carries
+# keeps some probability (else Bayes' rule could never revive it).
+_TEMPERATURES = np.geomspace(0.01, 10.0, 91)
+_UNIFORM_SHARES = (0.0, 0.01, 0.03, 0.1, 0.3)
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
@@ -84,12 +89,13 @@ def neighbor_votes(
   k = min(k, available)
   onehot = np.eye(num_classes, dtype=np.float32)[labels]
   out = np.zeros((len(queries), num_classes), np.float32)
-  for start in range(0, len(queries), _BLOCK):
-    sims = queries[start : start + _BLOCK] @ references.T
+  block = max(1, min(_MAX_BLOCK, _BLOCK_ENTRIES // max(n, 1)))
+  for start in range(0, len(queries), block):
+    sims = queries[start : start + block] @ references.T
     rows = np.arange(len(sims))
     if exclude_self:
       sims[rows, start + rows] = -np.inf
-    nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    nearest = np.argpartition(sims, n - k, axis=1)[:, n - k :]
     weights = np.exp(
       (np.take_along_axis(sims, nearest, 1) - 1.0) / SIMILARITY_TEMPERATURE
     )
@@ -114,18 +120,32 @@ def mean_nll(probs: np.ndarray, labels: np.ndarray) -> float:
   return float(-np.mean(np.log(np.maximum(picked, 1e-12))))
 
 
-def fit_temperature(votes: np.ndarray, labels: np.ndarray) -> float:
-  """The sharpening temperature minimizing the NLL of `labels` (grid search).
+def calibrate(votes: np.ndarray, temperature: float, uniform_share: float):
+  """sharpen((1 - lam) v + lam / C, T); float32 [Q, C], rows summing to 1."""
+  votes = np.asarray(votes, np.float64)
+  mixed = (1.0 - uniform_share) * votes + uniform_share / votes.shape[1]
+  return sharpen(mixed, temperature)
+
+
+def fit_calibration(votes: np.ndarray, labels: np.ndarray):
+  """(T, lam) of `calibrate` minimizing the NLL of `labels` (grid search).
+
+  Ties go to the first grid point (no uniform share, the smallest T).
 
   Args:
     votes: float [P, C] votes of the probe examples.
     labels: int [P] their clean labels.
 
   Returns:
-    T in [0.01, 1] (the grid `_TEMPERATURES`); 1 keeps the raw vote.
+    (T in [0.01, 10], lam in `_UNIFORM_SHARES`); (1, 0) keeps the raw vote.
   """
-  nll = [mean_nll(sharpen(votes, t), labels) for t in _TEMPERATURES]
-  return float(_TEMPERATURES[int(np.argmin(nll))])
+  best, best_nll = (1.0, 0.0), np.inf
+  for lam in _UNIFORM_SHARES:
+    for t in _TEMPERATURES:
+      nll = mean_nll(calibrate(votes, t, lam), labels)
+      if nll < best_nll - 1e-12:
+        best, best_nll = (float(t), float(lam)), nll
+  return best
 
 
 def estimate_label_accuracy(

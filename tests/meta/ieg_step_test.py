@@ -116,7 +116,12 @@ class MetaStepTest(tf.test.TestCase, parameterized.TestCase):
   def test_full_ieg_step_compiles_with_xla_on_two_replicas(self, prior):
     strategy = devices.cpu_mirrored_strategy(2)
     _, metrics, _ = _run(
-      strategy, config_lib.Method.IEG, True, prior=prior, label_vote_mix=1.0
+      strategy,
+      config_lib.Method.IEG,
+      True,
+      prior=prior,
+      label_vote_neighbors=5 if prior else 0,
+      label_vote_mix=1.0,
     )
     if prior:
       # The prior's argmax is the clean label and it has the whole share.

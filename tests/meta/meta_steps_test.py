@@ -208,15 +208,26 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     batch['train']['label_prior'] = tf.one_hot(
       batch['train']['clean_label'], _C
     )
-    voted = self._compute(self._step(_M.IEG, label_vote_mix=1.0), batch)
+    voted = self._compute(
+      self._step(_M.IEG, label_vote_neighbors=5, label_vote_mix=1.0), batch
+    )
     self.assertAllClose(voted.metrics['pseudo/accuracy'], 1.0)
     self.assertLess(float(plain.metrics['pseudo/accuracy']), 1.0)
     # Share 0: the prior is read but changes nothing.
-    off = self._compute(self._step(_M.IEG, label_vote_mix=0.0), batch)
+    off = self._compute(
+      self._step(_M.IEG, label_vote_neighbors=5, label_vote_mix=0.0), batch
+    )
     for a, b in zip(plain.grads, off.grads):
       self.assertAllClose(a, b, rtol=1e-5, atol=1e-7)
     for a, b in zip(plain.grads, voted.grads):
       self.assertNotAllClose(a, b)
+    # Without the flag the column is ignored; with it, a missing column is
+    # an error rather than a silent run of the paper's IEG.
+    ignored = self._compute(self._step(_M.IEG, label_vote_mix=1.0), batch)
+    for a, b in zip(plain.grads, ignored.grads):
+      self.assertAllClose(a, b, rtol=1e-5, atol=1e-7)
+    with self.assertRaisesRegex(UserError, "no 'label_prior'"):
+      self._compute(self._step(_M.IEG, label_vote_neighbors=5), _batch())
 
   def test_vote_confidence_weights_only_prior_agreeing_labels(self):
     batch = _batch()
@@ -227,6 +238,7 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     )
     step = self._step(
       _M.IEG,
+      label_vote_neighbors=5,
       label_vote_mix=0.0,
       weight_confidence_mix=1.0,
       weight_confidence_source='vote',

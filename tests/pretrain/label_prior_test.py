@@ -70,6 +70,16 @@ class CheckFlagsTest(tf.test.TestCase):
     run = dataclasses.replace(cfg.run, init_checkpoint='/some/dir')
     label_prior.check_flags(dataclasses.replace(cfg, run=run))
 
+  def test_vote_weights_need_the_vote_and_a_mix(self):
+    with self.assertRaisesRegex(UserError, '--label_vote_neighbors=K > 0'):
+      label_prior.check_flags(_cfg(weight_confidence_source='vote'))
+    cfg = _cfg(label_vote_neighbors=5, weight_confidence_source='vote')
+    cfg = dataclasses.replace(
+      cfg, run=dataclasses.replace(cfg.run, init_checkpoint='/some/dir')
+    )
+    with self.assertRaisesRegex(UserError, '--weight_confidence_mix=0'):
+      label_prior.check_flags(cfg)
+
 
 class ComputePriorTest(tf.test.TestCase):
   def test_pixel_encoder_recovers_the_clusters(self):
@@ -120,7 +130,7 @@ class DiagnosticsTest(tf.test.TestCase):
     votes = np.array([[0.6, 0.4], [0.7, 0.3], [0.2, 0.8], [0.45, 0.55]])
     probe_votes = np.array([[0.6, 0.4], [0.3, 0.7]])
     diag = label_prior.vote_diagnostics(
-      votes, votes, split, probe_votes, np.array([0, 0]), 1.0
+      votes, votes, split, probe_votes, np.array([0, 0]), (1.0, 0.0)
     )
     self.assertAllClose(diag['label_vote/train_top1'], 1.0)
     self.assertAllClose(diag['label_vote/given_top1'], 0.5)
@@ -140,18 +150,24 @@ class FileTest(tf.test.TestCase):
     )
     path = os.path.join(self.create_tempdir().full_path, label_prior.FILE_NAME)
     with self.assertRaisesRegex(UserError, 'is missing'):
-      label_prior.load(path, split, 3)
-    label_prior.save(path, split.ids, prior, {'label_vote/temperature': 0.5})
+      label_prior.load(path, split, 7, 3)
+    diag = {'label_vote/temperature': 0.5, 'label_vote/uniform_share': 0.0}
+    label_prior.save(path, split, 7, prior, diag)
     self.assertFalse(tf.io.gfile.exists(path + '.tmp'))
-    self.assertAllClose(label_prior.load(path, split, 3), prior)
-    with self.assertRaisesRegex(UserError, 'other train examples'):
-      label_prior.load(path, split.take(np.arange(9)), 3)
-    with self.assertRaisesRegex(UserError, 'other train examples'):
-      label_prior.load(path, split, 4)
+    self.assertAllClose(label_prior.load(path, split, 7, 3), prior)
+    relabeled = split.with_labels((split.labels + 1) % 3, split.clean_labels)
+    for other, k, c in (
+      (split.take(np.arange(9)), 7, 3),  # other examples
+      (relabeled, 7, 3),  # other noisy labels
+      (split, 8, 3),  # other K
+      (split, 7, 4),  # other classes
+    ):
+      with self.assertRaisesRegex(UserError, 'saved K=7'):
+        label_prior.load(path, other, k, c)
     with open(path, 'wb') as f:
       f.write(b'not a zip')
     with self.assertRaisesRegex(UserError, 'cannot read'):
-      label_prior.load(path, split, 3)
+      label_prior.load(path, split, 7, 3)
 
 
 if __name__ == '__main__':

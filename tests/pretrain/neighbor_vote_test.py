@@ -101,22 +101,55 @@ class NeighborVoteTest(tf.test.TestCase, parameterized.TestCase):
     want = -(np.log(0.5) + np.log(0.1)) / 2
     self.assertAllClose(neighbor_vote.mean_nll(p, [1, 1]), want)
 
-  def test_fit_temperature_is_the_grid_argmin(self):
+  @parameterized.parameters((0.5, 0.0), (2.0, 0.1))
+  def test_calibrate(self, t, lam):
+    v = np.random.default_rng(6).dirichlet(np.ones(4), 5)
+    mixed = (1 - lam) * v + lam / 4
+    want = mixed ** (1 / t) / (mixed ** (1 / t)).sum(1, keepdims=True)
+    self.assertAllClose(neighbor_vote.calibrate(v, t, lam), want, rtol=1e-4)
+
+  def _grid_argmin(self, votes, labels):
+    best = min(
+      (
+        neighbor_vote.mean_nll(neighbor_vote.calibrate(votes, t, lam), labels),
+        i,
+        t,
+        lam,
+      )
+      for i, (lam, t) in enumerate(
+        (lam, t)
+        for lam in (0.0, 0.01, 0.03, 0.1, 0.3)
+        for t in np.geomspace(0.01, 10.0, 91)
+      )
+    )
+    return best[2], best[3]
+
+  def test_fit_calibration_sharpens_a_flat_vote(self):
     rng = np.random.default_rng(4)
     labels = rng.integers(0, 4, 200)
     # A flat but informative vote: the right class is a little ahead.
     votes = 0.2 + 0.1 * np.eye(4)[labels] + 0.05 * rng.random((200, 4))
     votes /= votes.sum(1, keepdims=True)
-    t = neighbor_vote.fit_temperature(votes, labels)
-    nll = {
-      g: neighbor_vote.mean_nll(neighbor_vote.sharpen(votes, g), labels)
-      for g in np.geomspace(0.01, 1.0, 61)
-    }
-    self.assertAllClose(t, min(nll, key=nll.get))
-    self.assertLess(t, 1.0)  # under-confident votes get sharpened
-    # Votes that mostly point away from the labels: no sharpening.
-    self.assertAllClose(
-      neighbor_vote.fit_temperature(votes, rng.permutation(labels) * 0), 1.0
+    t, lam = neighbor_vote.fit_calibration(votes, labels)
+    self.assertAllClose((t, lam), self._grid_argmin(votes, labels))
+    self.assertLess(t, 1.0)
+
+  def test_fit_calibration_revives_classes_no_neighbor_carries(self):
+    # Over-confident votes, wrong for a third of the examples and exactly 0
+    # on their true class: only a uniform share can give that class mass.
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 4, 300)
+    wrong = rng.random(300) < 0.33
+    voted = np.where(wrong, (labels + 1) % 4, labels)
+    votes = np.eye(4)[voted] * 0.98 + np.eye(4)[(voted + 2) % 4] * 0.02
+    t, lam = neighbor_vote.fit_calibration(votes, labels)
+    self.assertAllClose((t, lam), self._grid_argmin(votes, labels))
+    self.assertGreater(lam, 0.0)
+    calibrated = neighbor_vote.calibrate(votes, t, lam)
+    self.assertGreater(calibrated[np.arange(300), labels].min(), 1e-3)
+    self.assertLess(
+      neighbor_vote.mean_nll(calibrated, labels),
+      neighbor_vote.mean_nll(votes, labels),
     )
 
 
