@@ -194,6 +194,9 @@ class RunConfig:
     mode: what this invocation does.
     deterministic: op determinism and seeded input pipelines.
     jit_compile: compile the per-replica step with XLA.
+    precise_bn_batches: train batches over which BN statistics are
+      re-estimated for the evaluated / reported / exported weights (raw and
+      EMA separately); 0 = the stored moving averages.
   """
 
   strategy: StrategyName = StrategyName.CPU
@@ -217,6 +220,7 @@ class RunConfig:
   # Steps over which per-example weights / relabel decisions are averaged
   # for the label-noise report.
   report_window_steps: int = 200
+  precise_bn_batches: int = 50
 
 
 @dataclasses.dataclass(frozen=True)

@@ -57,9 +57,7 @@ def _main(cfg: config_lib.Config) -> dict:
     label_prior.check_flags(cfg)
   data = prepare_data(cfg.data)
   method = cfg.method.method
-  train_split = (
-    data.probe if method == config_lib.Method.PROBE_ONLY else data.train
-  )
+  train_split = data.training_split(method)
   if not len(train_split):
     raise UserError(
       f'the training set of --dataset={cfg.data.dataset} is empty.'

@@ -328,6 +328,14 @@ flags.DEFINE_integer(
 flags.DEFINE_integer('train_steps', 1000, 'Optimizer steps.', lower_bound=0)
 flags.DEFINE_alias('max_iteration', 'train_steps')
 flags.DEFINE_integer(
+  'precise_bn_batches',
+  50,
+  'Before each evaluation, label report and export, re-estimate BatchNorm '
+  'statistics for the evaluated weights (raw and EMA separately) over this '
+  'many weak-view train batches; 0 = the stored moving averages.',
+  lower_bound=0,
+)
+flags.DEFINE_integer(
   'eval_every_steps',
   500,
   'Evaluate and checkpoint every N steps.',
@@ -495,6 +503,7 @@ def config_from_flags() -> config_lib.Config:
     init_checkpoint=FLAGS.init_checkpoint,
     skip_nonfinite=FLAGS.skip_nonfinite,
     report_window_steps=FLAGS.report_window_steps,
+    precise_bn_batches=FLAGS.precise_bn_batches,
   )
   pretrain = _D.PretrainConfig(
     pretrain_steps=FLAGS.pretrain_steps,

@@ -62,6 +62,10 @@ class PreparedData:
     default_factory=lambda: bad_lib.BadExamples('data', limit=0)
   )
 
+  def training_split(self, method: config.Method) -> Split:
+    """The split `method` trains on: the probe for probe_only, else train."""
+    return self.probe if method == config.Method.PROBE_ONLY else self.train
+
 
 def _probe(source, cfg: config.DataConfig) -> tuple[Split, Split]:
   """Returns (probe, rest of train)."""

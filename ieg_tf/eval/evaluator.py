@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from ieg_tf.data import pipeline
 from ieg_tf.data.split import Split
+from ieg_tf.eval import precise_bn
 
 
 def topk_correct(labels, logits, mask, k):
@@ -39,6 +40,7 @@ class Evaluator:
     ema,
     split: Split,
     global_batch: int,
+    statistics=None,
   ):
     """Args:
     strategy: strategy the model lives in.
@@ -46,10 +48,13 @@ class Evaluator:
     ema: WeightEMA or None (then only raw weights are evaluated).
     split: eval split.
     global_batch: eval examples per step across replicas.
+    statistics: BN statistics per weight set (`precise_bn`); None = the
+      stored moving averages. The caller refreshes them.
     """
     self._strategy = strategy
     self._model = model
     self._ema = ema
+    self._statistics = statistics or precise_bn.MovingStatistics(model)
     self._dataset = strategy.distribute_datasets_from_function(
       pipeline.eval_dataset_fn(split, global_batch)
     )
@@ -58,9 +63,6 @@ class Evaluator:
 
   def _replica_step(self, batch):
     model = self._model
-    non_trainable = [
-      tf.convert_to_tensor(v.value) for v in model.non_trainable_variables
-    ]
     weights = {
       'raw': [tf.convert_to_tensor(v.value) for v in model.trainable_variables]
     }
@@ -69,7 +71,7 @@ class Evaluator:
     counts = {'count': tf.reduce_sum(batch['mask'])}
     for name, params in weights.items():
       logits, _ = model.stateless_call(
-        params, non_trainable, batch['image'], training=False
+        params, self._statistics.values(name), batch['image'], training=False
       )
       for k in (1, 5):
         counts[f'top{k}_{name}'] = topk_correct(

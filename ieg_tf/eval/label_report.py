@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from ieg_tf.data import pipeline
 from ieg_tf.errors import UserError
-from ieg_tf.eval import report_predict, suspicion
+from ieg_tf.eval import precise_bn, report_predict, suspicion
 from ieg_tf.runtime import image_summaries, summaries, trainer
 
 REPORT_FILE = 'label_report.csv'
@@ -172,6 +172,10 @@ def run_report(cfg, strategy, data, state) -> dict:
       'train first (--mode=train) with the same --workdir.'
     )
   split = data.train
+  statistics = precise_bn.for_run(
+    cfg, strategy, data, state, data.training_split(cfg.method.method)
+  )
+  statistics.refresh()
   preds = report_predict.predict_split(
     strategy,
     state.network.model,
@@ -180,6 +184,7 @@ def run_report(cfg, strategy, data, state) -> dict:
     cfg.run.eval_batch_size or cfg.run.batch_size,
     flip=pipeline.allows_flip(data.name),
     seed=cfg.data.seed,
+    statistics=statistics,
   )
   stats = None
   example_stats = getattr(state, 'example_stats', None)

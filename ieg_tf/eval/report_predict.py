@@ -15,6 +15,7 @@ import tensorflow as tf
 from ieg_tf.augment import views
 from ieg_tf.data import pipeline
 from ieg_tf.data.split import Split
+from ieg_tf.eval import precise_bn
 
 # Weak views averaged with the plain view (IEG guesses labels from K = 2).
 NUM_WEAK_VIEWS = 2
@@ -108,6 +109,7 @@ def predict_split(
   flip: bool,
   seed: int = 0,
   num_weak_views: int = NUM_WEAK_VIEWS,
+  statistics=None,
 ) -> Predictions:
   """Averaged softmax of the reported model (EMA when on) for every row.
 
@@ -122,10 +124,13 @@ def predict_split(
     flip: whether weak views may flip.
     seed: seeds the weak views.
     num_weak_views: weak views next to the plain one.
+    statistics: BN statistics per weight set (`precise_bn`), refreshed by
+      the caller; None = the stored moving averages.
 
   Returns:
     Predictions for the N rows.
   """
+  statistics = statistics or precise_bn.MovingStatistics(model)
   dataset = strategy.distribute_datasets_from_function(
     report_dataset_fn(
       split, global_batch, num_weak_views=num_weak_views, flip=flip, seed=seed
@@ -138,9 +143,7 @@ def predict_split(
       if ema is not None
       else [tf.convert_to_tensor(v.value) for v in model.trainable_variables]
     )
-    non_trainable = [
-      tf.convert_to_tensor(v.value) for v in model.non_trainable_variables
-    ]
+    non_trainable = statistics.values('ema' if ema is not None else 'raw')
     images = batch['views']
     b, k = tf.shape(images)[0], images.shape[1]
     flat = tf.reshape(images, tf.concat([[b * k], tf.shape(images)[2:]], 0))

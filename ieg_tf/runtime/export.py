@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from ieg_tf.augment import views
 from ieg_tf.errors import UserError
+from ieg_tf.eval import precise_bn
 from ieg_tf.runtime import trainer
 
 EXPORT_DIR = 'saved_model'
@@ -88,32 +89,43 @@ class ServingModule(tf.Module):
     return {'class_names': tf.identity(self._class_names)}
 
 
-def reported_weights(state) -> tuple[list, list]:
+def reported_weights(state, statistics=None) -> tuple[list, list]:
   """(trainable, non_trainable) numpy arrays of the reported model (host).
 
-  EMA shadows when EMA is on, else the raw weights; BatchNorm statistics as
-  they are (a cross-replica read of the ON_READ / MEAN statistics is their
-  replica mean).
+  EMA shadows when EMA is on, else the raw weights. BatchNorm statistics
+  from `statistics` (`precise_bn`, refreshed by the caller: the ones
+  re-estimated for these weights), else the stored moving averages (a
+  cross-replica read of the ON_READ / MEAN statistics is their replica mean).
   """
   model = state.network.model
+  statistics = statistics or precise_bn.MovingStatistics(model)
   if state.ema is not None:
     params = [np.asarray(s.numpy()) for s in state.ema.shadows]
   else:
     params = [np.asarray(v.numpy()) for v in model.trainable_variables]
-  non_trainable = [np.asarray(v.numpy()) for v in model.non_trainable_variables]
-  return params, non_trainable
+  name = 'ema' if state.ema is not None else 'raw'
+  return params, statistics.host_values(name)
 
 
-def export_saved_model(state, image_shape, class_names, directory: str) -> str:
+def export_saved_model(
+  state, image_shape, class_names, directory: str, statistics=None
+) -> str:
   """Writes the SavedModel of `state`'s current weights to `directory`.
 
   Host context, outside any strategy scope (so the serving module's
   variables are plain ones). An existing directory is replaced.
 
+  Args:
+    state: `TrainState`.
+    image_shape: (H, W, C) the signature accepts.
+    class_names: C names, index = class id.
+    directory: where to write.
+    statistics: BN statistics (see `reported_weights`).
+
   Returns:
     `directory`.
   """
-  params, non_trainable = reported_weights(state)
+  params, non_trainable = reported_weights(state, statistics)
   with tempfile.TemporaryDirectory() as scratch:
     names_file = os.path.join(scratch, 'class_names.txt')
     with open(names_file, 'w') as f:
@@ -161,8 +173,15 @@ def run_export(cfg, strategy, data, state) -> dict:
       'train first (--mode=train) with the same --workdir.'
     )
   directory = os.path.join(cfg.run.workdir, EXPORT_DIR)
+  # Every worker refreshes (its sums are collectives); the chief writes.
+  statistics = precise_bn.for_run(
+    cfg, strategy, data, state, data.training_split(cfg.method.method)
+  )
+  statistics.refresh()
   if trainer.is_chief(strategy):
-    export_saved_model(state, data.image_shape, data.class_names, directory)
+    export_saved_model(
+      state, data.image_shape, data.class_names, directory, statistics
+    )
     logging.info(
       'Exported step %d (%s weights) to %s',
       state.step,

@@ -26,6 +26,7 @@ from ieg_tf import config as config_lib
 from ieg_tf.data import pipeline
 from ieg_tf.data.prepare import PreparedData
 from ieg_tf.errors import UserError
+from ieg_tf.eval import precise_bn
 from ieg_tf.eval.evaluator import Evaluator
 from ieg_tf.runtime import (
   rate_meter,
@@ -59,20 +60,25 @@ def _next_stop(step: int, total: int, run: config_lib.RunConfig) -> int:
   return min(stops)
 
 
-def _make_evaluate(strategy, state, data: PreparedData, batch: int):
+def _make_evaluate(cfg, strategy, state, data: PreparedData, train_split):
   """evaluate() -> the test split's metrics plus each extra test split's.
 
   Extra splits (e.g. webvision_mini's ImageNet val) report under
-  'eval/<name>_<metric>', e.g. 'eval/imagenet_top1'. Host context.
+  'eval/<name>_<metric>', e.g. 'eval/imagenet_top1'. With
+  --precise_bn_batches, BN statistics are re-estimated on `train_split` for
+  the current weights first. Host context (every worker calls it).
   """
   model, ema = state.network.model, state.ema
-  main = Evaluator(strategy, model, ema, data.test, batch)
+  batch = cfg.run.eval_batch_size
+  statistics = precise_bn.for_run(cfg, strategy, data, state, train_split)
+  main = Evaluator(strategy, model, ema, data.test, batch, statistics)
   extra = {
-    name: Evaluator(strategy, model, ema, split, batch)
+    name: Evaluator(strategy, model, ema, split, batch, statistics)
     for name, split in sorted(data.extra_tests.items())
   }
 
   def evaluate() -> dict:
+    statistics.refresh()
     result = main.evaluate()
     for name, evaluator in extra.items():
       for key, value in evaluator.evaluate().items():
@@ -176,7 +182,7 @@ def _train(cfg, strategy, data, train_split, state, step_impl, watcher):
   # Trace now, while SIGTERM still exits at once (nothing is unsaved yet);
   # the calls below reuse this trace.
   loop.get_concrete_function(iterator, tf.TensorSpec([], tf.int32))
-  evaluate = _make_evaluate(strategy, state, data, run.eval_batch_size)
+  evaluate = _make_evaluate(cfg, strategy, state, data, train_split)
   writer = summaries.MetricsWriter(run.workdir, chief)
   if chief and not restored:
     image_summaries.write_view_grid(
@@ -291,7 +297,8 @@ def evaluate_only(cfg, strategy, data: PreparedData, state: TrainState) -> dict:
       f'--mode=eval found no checkpoint in {state.checkpointer.directory}; '
       'train first (--mode=train) with the same --workdir.'
     )
-  result = _make_evaluate(strategy, state, data, cfg.run.eval_batch_size)()
+  train_split = data.training_split(cfg.method.method)
+  result = _make_evaluate(cfg, strategy, state, data, train_split)()
   writer = summaries.MetricsWriter(cfg.run.workdir, is_chief(strategy))
   writer.write(state.step, dict(result, mode='eval'))
   writer.close()

@@ -33,3 +33,17 @@ def run_main(*flags, timeout=600, env=None):
     env=full_env,
     cwd=REPO_ROOT,
   )
+
+
+def digits_export_accuracy(workdir: str) -> float:
+  """Top-1 of <workdir>/saved_model on the digits test split."""
+  import numpy as np
+  import tensorflow as tf
+
+  from ieg_tf import config
+  from ieg_tf.data.prepare import prepare_data
+
+  served = tf.saved_model.load(os.path.join(workdir, 'saved_model'))
+  test = prepare_data(config.DataConfig(dataset='digits')).test
+  out = served.signatures['serving_default'](images=tf.constant(test.images))
+  return float(np.mean(out['class_id'].numpy() == test.labels))

@@ -11,8 +11,6 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from ieg_tf import config
-from ieg_tf.data.prepare import prepare_data
 from ieg_tf.runtime import summaries
 from tests.e2e import cli_runner
 
@@ -71,10 +69,7 @@ class ReportExportTest(tf.test.TestCase):
       r for r in summaries.read_metrics(workdir) if 'eval/top1' in r
     ][-1]
     self.assertEqual(last_eval['step'], STEPS)
-    served = tf.saved_model.load(os.path.join(workdir, 'saved_model'))
-    test = prepare_data(config.DataConfig(dataset='digits')).test
-    out = served.signatures['serving_default'](images=tf.constant(test.images))
-    accuracy = np.mean(out['class_id'].numpy() == test.labels)
+    accuracy = cli_runner.digits_export_accuracy(workdir)
     self.assertAllClose(accuracy, last_eval['eval/top1'], atol=1e-6)
 
 

@@ -46,7 +46,10 @@ def _state(strategy, workdir, ema_decay=0.99):
   cfg = config.default_config()
   cfg = dataclasses.replace(
     cfg,
-    run=dataclasses.replace(cfg.run, workdir=workdir, batch_size=4),
+    # The stored statistics (precise BN: tests/eval/precise_bn_test.py).
+    run=dataclasses.replace(
+      cfg.run, workdir=workdir, batch_size=4, precise_bn_batches=0
+    ),
     optim=dataclasses.replace(cfg.optim, ema_decay=ema_decay),
   )
   with strategy.scope():

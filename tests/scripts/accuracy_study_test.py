@@ -32,6 +32,16 @@ def _tiny_folder(root: str, per_class: int = 12):
           f.write(data)
 
 
+def _run_study(study, *flags):
+  """Runs the study's main from the repository root (cells import ieg_tf)."""
+  cwd = os.getcwd()
+  os.chdir(_ROOT)
+  try:
+    study.main(list(flags))
+  finally:
+    os.chdir(cwd)
+
+
 class AccuracyStudyTest(tf.test.TestCase):
   def test_cells_differ_only_where_the_method_does(self):
     study = _load_script()
@@ -47,6 +57,7 @@ class AccuracyStudyTest(tf.test.TestCase):
       pretrain_batch_size=16,
       pretrain_learning_rate=1.0,
       linear_probe_examples=30,
+      precise_bn_batches=50,
       out='/study',
     )
     clean = study.method_flags('clean', 'uniform_0.8', args)
@@ -120,26 +131,20 @@ class AccuracyStudyTest(tf.test.TestCase):
     data = os.path.join(root, 'data')
     _tiny_folder(data)
     out = os.path.join(root, 'out')
-    cwd = os.getcwd()
-    os.chdir(_ROOT)
-    try:
-      study.main(
-        [
-          f'--data={data}',
-          f'--out={out}',
-          '--settings=uniform_0.8',
-          '--methods=supervised,supervised_c2d',
-          '--batch_size=8',
-          '--train_steps=4',
-          '--eval_every_steps=2',
-          '--probe_per_class=2',
-          '--pretrain_steps=3',
-          '--pretrain_batch_size=8',
-          '--linear_probe_examples=24',
-        ]
-      )
-    finally:
-      os.chdir(cwd)
+    _run_study(
+      study,
+      f'--data={data}',
+      f'--out={out}',
+      '--settings=uniform_0.8',
+      '--methods=supervised,supervised_c2d',
+      '--batch_size=8',
+      '--train_steps=4',
+      '--eval_every_steps=2',
+      '--probe_per_class=2',
+      '--pretrain_steps=3',
+      '--pretrain_batch_size=8',
+      '--linear_probe_examples=24',
+    )
     with open(os.path.join(out, 'study.csv')) as f:
       lines = f.read().splitlines()
     self.assertEqual(lines[0], 'setting,method,step,eval/top1,eval/top1_raw')
@@ -168,6 +173,37 @@ class AccuracyStudyTest(tf.test.TestCase):
       self.assertIn(
         '--init_checkpoint=' + os.path.join(out, 'pretrain'), f.read()
       )
+
+  def test_noise_free_cells_run_once(self):
+    study = _load_script()
+    root = self.create_tempdir().full_path
+    data = os.path.join(root, 'data')
+    _tiny_folder(data)
+    out = os.path.join(root, 'out')
+    _run_study(
+      study,
+      f'--data={data}',
+      f'--out={out}',
+      '--settings=uniform_0.8,uniform_0.4',
+      '--methods=clean,supervised',
+      '--batch_size=8',
+      '--train_steps=2',
+      '--eval_every_steps=2',
+      '--probe_per_class=2',
+      '--precise_bn_batches=2',
+    )
+    self.assertTrue(os.path.isdir(os.path.join(out, 'uniform_0.8', 'clean')))
+    self.assertFalse(os.path.exists(os.path.join(out, 'uniform_0.4', 'clean')))
+    self.assertTrue(
+      os.path.isdir(os.path.join(out, 'uniform_0.4', 'supervised'))
+    )
+    with open(os.path.join(out, 'study.csv')) as f:
+      rows = [line.split(',') for line in f.read().splitlines()[1:]]
+    clean = {r[0]: r[3] for r in rows if r[1] == 'clean'}
+    self.assertEqual(set(clean), {'uniform_0.8', 'uniform_0.4'})
+    self.assertEqual(clean['uniform_0.8'], clean['uniform_0.4'])
+    with open(os.path.join(out, 'uniform_0.8', 'clean', 'flags.cfg')) as f:
+      self.assertIn('--precise_bn_batches=2', f.read())
 
   def test_pretrain_summary_merges_the_stage_rows(self):
     study = _load_script()
