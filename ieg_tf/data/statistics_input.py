@@ -1,8 +1,8 @@
 """A fixed, finite sample of weak-view training batches (precise BN input).
 
 Unlike the training stream (`pipeline.train_dataset_fn`: endless, random
-access), this input reads a fixed random subset of rows once, in order, so
-every pass yields the same batches and ends. A pass must end: dropping an
+access), this input reads a fixed random sample of rows, so every pass
+yields the same batches and ends. A pass must end: dropping an
 iterator of the random-access stream while its parallel reads are in flight
 crashes the process (TF 2.21, file-backed splits).
 """
@@ -17,7 +17,13 @@ from ieg_tf.data.split import Split
 
 
 def sample_rows(num_rows: int, wanted: int, seed: int) -> np.ndarray:
-  """A seeded draw of min(wanted, num_rows) distinct rows, sorted.
+  """A seeded draw of min(wanted, num_rows) distinct rows, in random order.
+
+  Random order matters: folder splits are stored class by class, and
+  batches of consecutive rows would each hold about one class, whose
+  variance misses the between-class part that training's shuffled batches
+  have. (TFRecord splits are read in their shards' order, which the
+  converter already shuffled.)
 
   Args:
     num_rows: rows in the split (>= 1).
@@ -25,11 +31,11 @@ def sample_rows(num_rows: int, wanted: int, seed: int) -> np.ndarray:
     seed: seeds the draw.
 
   Returns:
-    int64 [min(wanted, num_rows)], ascending (sequential reads).
+    int64 [min(wanted, num_rows)].
   """
   rng = np.random.default_rng(seed)
   rows = rng.choice(num_rows, size=min(wanted, num_rows), replace=False)
-  return np.sort(rows).astype(np.int64)
+  return rows.astype(np.int64)
 
 
 def statistics_dataset_fn(
@@ -55,7 +61,8 @@ def statistics_dataset_fn(
     per_pipeline = num_batches * (
       ctx.num_replicas_in_sync // ctx.num_input_pipelines
     )
-    # Each pipeline reads its own rows: its sample is seeded by its id.
+    # Each pipeline draws its own sample, seeded by its id (samples of
+    # different pipelines may overlap).
     shard = ctx.input_pipeline_id
     wanted = per_pipeline * batch
     rows = sample_rows(len(split), wanted, seed + 1000 * shard)

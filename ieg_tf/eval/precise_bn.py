@@ -1,7 +1,8 @@
 """BatchNorm statistics for inference: stored moving averages or re-estimated.
 
 Training normalizes with each batch's own statistics; inference uses the
-moving averages, a decay-m average (m = 0.9: about the last 10 batches) of
+moving averages, a decay-m average (m = 0.9 in most networks here: about the
+last 10 batches) of
 statistics produced by weights that changed at every one of those steps. The
 EMA weights have no statistics of their own at all: evaluated with the raw
 model's, they see activations of other weights. Measured on CIFAR-10 (README
@@ -46,7 +47,9 @@ def moving_statistic_momenta(model: keras.Model) -> list[float | None]:
   stack = [model]
   while stack:
     layer = stack.pop()
-    if isinstance(layer, keras.layers.BatchNormalization):
+    # A frozen BN layer (trainable=False) normalizes with its moving
+    # statistics even in training mode and updates nothing: keep them.
+    if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable:
       for variable in (layer.moving_mean, layer.moving_variance):
         momenta[id(variable)] = float(layer.momentum)
     stack.extend(getattr(layer, 'layers', ()))
@@ -133,7 +136,8 @@ class PreciseBatchNorm:
     global_batch: the training batch, across replicas.
     num_batches: global batches averaged per estimate (>= 1).
     flip: whether weak views may flip.
-    seed: seeds the views (the same batches at every refresh).
+    seed: seeds the row sample and the views (the same batches at every
+      refresh).
     """
     if num_batches < 1:
       raise ValueError(f'num_batches must be >= 1, got {num_batches}')
@@ -178,6 +182,8 @@ class PreciseBatchNorm:
     return [tf.cast(u, tf.float32) for u in updated]
 
   def _distributed_sums(self, batch, name):
+    """Cross-replica context: per non-trainable variable, the sum over
+    replicas of `_replica_sums` (float32, the variable's shape)."""
     per_replica = self._strategy.run(self._replica_sums, args=(batch, name))
     return [
       self._strategy.reduce(tf.distribute.ReduceOp.SUM, s, axis=None)
@@ -189,11 +195,16 @@ class PreciseBatchNorm:
     count = self._num_batches * self._strategy.num_replicas_in_sync
     current = [v.numpy() for v in self._model.non_trainable_variables]
     for name, stats in self._stats.items():
-      totals = None
+      totals, steps = None, 0
       for batch in self._dataset:  # `num_batches` batches, then it ends.
         sums = [s.numpy() for s in self._sums(batch, name)]
         totals = (
           sums if totals is None else [a + b for a, b in zip(totals, sums)]
+        )
+        steps += 1
+      if steps != self._num_batches:
+        raise RuntimeError(
+          f'precise BN read {steps} of {self._num_batches} batches'
         )
       means = average_batch_statistics(totals, self._momenta, count)
       for variable, mean, kept in zip(stats, means, current):

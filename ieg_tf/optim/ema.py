@@ -2,7 +2,9 @@
 
 Effective decay min(decay, (1 + n) / (10 + n)) with n the number of updates,
 as TF1's `ExponentialMovingAverage(decay, num_updates)`. Evaluation reads
-`shadows`; BatchNorm moving statistics are not averaged (used as they are).
+`shadows`; BatchNorm moving statistics are not averaged: evaluation
+re-estimates them for the shadows (`eval/precise_bn.py`) or, with
+--precise_bn_batches=0, uses the raw model's.
 """
 
 from typing import Sequence

@@ -31,13 +31,19 @@ class SampleRowsTest(tf.test.TestCase):
     rows = sample_rows(100, 30, seed=3)
     self.assertLen(rows, 30)
     self.assertLen(np.unique(rows), 30)
-    self.assertAllEqual(rows, np.sort(rows))
     self.assertTrue(np.all((rows >= 0) & (rows < 100)))
     self.assertAllEqual(rows, sample_rows(100, 30, seed=3))
     self.assertNotAllEqual(rows, sample_rows(100, 30, seed=4))
 
   def test_small_split_gives_every_row(self):
-    self.assertAllEqual(sample_rows(5, 12, seed=0), np.arange(5))
+    self.assertAllEqual(np.sort(sample_rows(5, 12, seed=0)), np.arange(5))
+
+  def test_class_sorted_rows_make_mixed_batches(self):
+    # Folder splits are stored class by class: a batch must still mix them.
+    labels = np.repeat(np.arange(10), 500)  # 10 classes, sorted
+    rows = sample_rows(len(labels), 50 * 64, seed=1)
+    for batch in rows.reshape(50, 64):
+      self.assertGreaterEqual(len(np.unique(labels[batch])), 8)
 
 
 class StatisticsDatasetTest(tf.test.TestCase, parameterized.TestCase):
@@ -65,7 +71,7 @@ class StatisticsDatasetTest(tf.test.TestCase, parameterized.TestCase):
       tf.distribute.InputContext()
     )
     read = np.concatenate([_rows(b) for b in dataset])
-    self.assertAllEqual(read, np.tile(np.arange(5), 3)[:12])
+    self.assertAllEqual(read, np.tile(sample_rows(5, 12, seed=0), 3)[:12])
 
   def test_pipelines_read_different_rows(self):
     def rows(pipeline_id):

@@ -15,6 +15,7 @@ from ieg_tf.data.statistics_input import statistics_dataset_fn
 from ieg_tf.eval import precise_bn
 from ieg_tf.eval.evaluator import Evaluator
 from ieg_tf.models.registry import build_network
+from ieg_tf.optim.ema import WeightEMA
 from ieg_tf.runtime import devices, export, trainer
 
 devices.ensure_logical_cpus(2)
@@ -179,28 +180,39 @@ class PreciseBatchNormTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(estimator._sums.experimental_get_tracing_count(), 1)
 
   def test_evaluator_uses_the_estimate(self):
-    # Evaluating with the estimate must equal evaluating a model whose
-    # moving statistics were overwritten with it.
+    # Evaluating each weight set with its estimate must equal evaluating a
+    # model that holds those weights and has its moving statistics
+    # overwritten with the estimate.
     strategy = devices.cpu_mirrored_strategy(2)
     network = _network(strategy)
-    _scribble(network.model.trainable_variables, np.random.default_rng(4), 0.3)
-    split = _split()
-    estimator = _estimator(strategy, network, None, split)
-    estimator.refresh()
     model = network.model
-    precise = Evaluator(strategy, model, None, split, 8, estimator).evaluate()
-    moving = Evaluator(strategy, model, None, split, 8).evaluate()
-    for v, value in zip(
-      model.non_trainable_variables, estimator.host_values('raw')
-    ):
-      v.assign(value)
-    assigned = Evaluator(strategy, model, None, split, 8).evaluate()
-    self.assertEqual(precise['eval/top1'], assigned['eval/top1'])
-    self.assertEqual(precise['eval/top5'], assigned['eval/top5'])
+    rng = np.random.default_rng(4)
+    _scribble(model.trainable_variables, rng, 0.3)
+    with strategy.scope():
+      ema = WeightEMA(model.trainable_variables, 0.9)
+    _scribble(ema.shadows, rng, 0.3)
+    split = _split()
+    estimator = _estimator(strategy, network, ema, split)
+    estimator.refresh()
+    precise = Evaluator(strategy, model, ema, split, 8, estimator).evaluate()
+    moving = Evaluator(strategy, model, ema, split, 8).evaluate()
+    raw = [v.numpy() for v in model.trainable_variables]
+    shadows = [s.numpy() for s in ema.shadows]
+    for name, params in (('raw', raw), ('ema', shadows)):
+      for v, p in zip(model.trainable_variables, params):
+        v.assign(p)
+      for v, value in zip(
+        model.non_trainable_variables, estimator.host_values(name)
+      ):
+        v.assign(value)
+      assigned = Evaluator(strategy, model, None, split, 8).evaluate()
+      for k in ('top1', 'top5'):
+        self.assertEqual(precise[f'eval/{k}_{name}'], assigned[f'eval/{k}'])
+    self.assertEqual(precise['eval/top1'], precise['eval/top1_ema'])
     # Guard: the stored (initial) statistics give other predictions.
     self.assertNotEqual(
-      (moving['eval/top1'], moving['eval/top5']),
-      (precise['eval/top1'], precise['eval/top5']),
+      [moving[f'eval/top{k}_{n}'] for k in (1, 5) for n in ('raw', 'ema')],
+      [precise[f'eval/top{k}_{n}'] for k in (1, 5) for n in ('raw', 'ema')],
     )
 
   def test_export_writes_the_estimate(self):
