@@ -23,8 +23,8 @@ setting (default: uniform 80% and asymmetric 40%) trains
                vote's p(given label) is its weight (README "Neighbor votes")
 
 each as `python -m ieg_tf.main` with the same network, batch and steps.
-Without --methods it runs DEFAULT_METHODS (about 70 minutes on 2 idle cores
-at the default 1,500 steps; README); `clean` and `probe_only` use no noisy
+Without --methods it runs DEFAULT_METHODS (measured: 65 minutes on 2 idle
+cores at the default 1,500 steps, plus 13 for the contrastive stage; README); `clean` and `probe_only` use no noisy
 label, so they run once, in the first setting. The
 `_c2d` cells start from ONE contrastive stage (`--mode=pretrain`, SimCLR on
 the train images, labels unused, --pretrain_steps at --pretrain_batch_size)
