@@ -23,15 +23,11 @@ EXIT_USER_ERROR = 2
 
 def _main(cfg: config_lib.Config) -> dict:
   # Heavy imports after flag parsing so `--help` and flag errors are fast.
-  import keras
   import tensorflow as tf
 
   from ieg_tf.data.prepare import prepare_data
-  from ieg_tf.meta import methods
-  from ieg_tf.meta.step_api import StepContext
-  from ieg_tf.models.registry import build_network
   from ieg_tf.runtime import strategy as strategy_lib
-  from ieg_tf.runtime import trainer, workdir
+  from ieg_tf.runtime import workdir
 
   run = cfg.run
   workdir.prepare(run.workdir)
@@ -56,6 +52,23 @@ def _main(cfg: config_lib.Config) -> dict:
 
     label_prior.check_flags(cfg)
   data = prepare_data(cfg.data)
+  # Every stage reads images (train, eval, precise BN, pre-training, report,
+  # export): a pipeline failing past --max_bad_examples is one error line.
+  with data.bad_examples.stop_over_limit():
+    return _run_stages(cfg, strategy, data)
+
+
+def _run_stages(cfg: config_lib.Config, strategy, data) -> dict:
+  """Builds the network and method step, then runs the --mode's stages."""
+  import keras
+
+  from ieg_tf.meta import methods
+  from ieg_tf.meta.step_api import StepContext
+  from ieg_tf.models.registry import build_network
+  from ieg_tf.runtime import trainer
+
+  run = cfg.run
+  replicas = strategy.num_replicas_in_sync
   method = cfg.method.method
   train_split = data.training_split(method)
   if not len(train_split):

@@ -22,12 +22,17 @@ Two places find bad examples:
 
 The trainer reads `total()` for metrics.jsonl (`data/bad_examples`) and calls
 `check()` after each loop, which turns an over-limit count into a UserError
-line (also after the pipeline failed with the over-limit message).
+line (also after the pipeline failed with the over-limit message). Every other
+reader of a split (evaluation, precise BN, the contrastive stage, report,
+export) runs inside `stop_over_limit()`, which main.py opens once: a pipeline
+that failed on the limit there is the same one line, not a traceback.
 
 The hash table is a stateful resource, so pipelines that use it set
 `experimental_external_state_policy=IGNORE`: a saved iterator does not hold
 the table, and after a restart examples are counted again as they are met.
 """
+
+import contextlib
 
 from absl import logging
 import tensorflow as tf
@@ -92,6 +97,27 @@ class BadExamples:
     count = self.total()
     if count > self.limit:
       raise UserError(self.message(count))
+
+  @contextlib.contextmanager
+  def stop_over_limit(self):
+    """Turns an input pipeline's failure past the limit into the UserError.
+
+    Host context. A tf.data error is re-raised unchanged unless the count is
+    over the limit (then the pipeline failed because of it, or on a bad
+    example it already counted), so other errors keep their message.
+
+    Yields:
+      Nothing; wrap any code that iterates a split of this dataset.
+
+    Raises:
+      UserError: a tf.errors.OpError was raised and more than `limit`
+        examples were skipped.
+    """
+    try:
+      yield
+    except tf.errors.OpError:
+      self.check()
+      raise
 
   def _ensure_table(self):
     if self._table is None:

@@ -88,6 +88,24 @@ class BadExamplesTest(tf.test.TestCase):
     with self.assertRaisesRegex(UserError, 'bad examples'):
       bad.check()
 
+  def test_stop_over_limit_turns_the_pipeline_failure_into_one_line(self):
+    contents = [_jpeg(0), b'junk' * 10, b'', _jpeg(40)]
+    split, bad = self._split(contents, limit=1)
+    with self.assertRaisesRegex(UserError, r'^toy: 2 bad examples .*=1'):
+      with bad.stop_over_limit():
+        list(split.to_dataset().as_numpy_iterator())
+
+  def test_stop_over_limit_keeps_other_errors(self):
+    split, bad = self._split([_jpeg(0), b'junk' * 10], limit=1)
+    list(split.to_dataset().as_numpy_iterator())  # 1 bad: within the limit.
+    # A tf.data error that is not the limit keeps its own message.
+    with self.assertRaisesRegex(tf.errors.InvalidArgumentError, 'not limit'):
+      with bad.stop_over_limit():
+        raise tf.errors.InvalidArgumentError(None, None, 'not limit')
+    with self.assertRaisesRegex(ValueError, 'other'):
+      with bad.stop_over_limit():
+        raise ValueError('other')
+
   def test_limit_counts_host_skips(self):
     contents = [_jpeg(0), b'junk' * 10, _jpeg(40)]
     split, bad = self._split(contents, limit=1)

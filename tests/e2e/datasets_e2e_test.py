@@ -3,8 +3,9 @@
 Fake WebVision-mini and Clothing1M trees in the owners' formats (a few tiny
 JPEGs), the same Clothing1M converted by scripts/prepare_clothing1m.py (run in
 this process), and
-the bad-data policy: a truncated image is skipped and counted, a label out
-of range stops the run with the file and line.
+the bad-data policy: a truncated image is skipped and counted, too many of
+them in the test split stop the run with one line, a label out of range stops
+the run with the file and line.
 """
 
 import os
@@ -92,6 +93,26 @@ class DatasetsE2ETest(tf.test.TestCase):
     )
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
     self.assertIn('final: step=2', proc.stdout)
+
+  def test_bad_test_images_past_the_limit_stop_with_one_line(self):
+    # The test split is read by evaluation and precise BN, outside the train
+    # loop's own check: still one line and exit 2, not a traceback.
+    root = self.create_tempdir().full_path
+    files = fake_layouts.clothing1m(root)
+    for path in files['clean_test'][:2]:
+      with open(os.path.join(root, path), 'r+b') as f:
+        f.truncate(50)
+    proc = cli_runner.run_main(
+      '--dataset=clothing1m',
+      f'--data_dir={root}',
+      *_FAST,
+      '--max_bad_examples=1',
+      f'--workdir={self.create_tempdir().full_path}',
+    )
+    self.assertEqual(proc.returncode, 2, proc.stderr[-3000:])
+    self.assertNotIn('Traceback', proc.stderr)
+    last = proc.stderr.strip().splitlines()[-1]
+    self.assertRegex(last, r'^ieg_tf: error: clothing1m: 2 bad examples .*=1; ')
 
   def test_label_out_of_range_stops_with_file_and_line(self):
     root = self.create_tempdir().full_path
