@@ -12,8 +12,15 @@ LARS with its step counter); a restarted stage resumes from the newest one.
 Metrics go to <workdir>/metrics.jsonl and TensorBoard with keys prefixed
 'pretrain/' and `step` = contrastive step; the warm-up diagnostics
 (`diagnostics.py`) are logged when the stage ends.
+
+Non-finite guard: a chunk of steps whose mean contrastive loss is NaN/inf
+stops the stage before anything from it is saved (one UserError line), and
+the checkpointer refuses to save non-finite weights; the last good
+checkpoint stays, so a rerun with a lower --pretrain_learning_rate resumes
+from it.
 """
 
+import math
 import os
 
 from absl import logging
@@ -37,6 +44,9 @@ from ieg_tf.runtime.trainer import is_chief
 
 PRETRAIN_DIR = 'pretrain'
 LARS_MOMENTUM = 0.9
+NONFINITE_HINT = (
+  'Lower --pretrain_learning_rate or raise --pretrain_warmup_steps.'
+)
 
 
 def learning_rate_fn(p: config_lib.PretrainConfig):
@@ -80,10 +90,13 @@ class PretrainState:
         weight_decay=p.weight_decay,
         adapt_mask=self.contrastive.adapt_mask,
       )
+    model = self.contrastive.model
     self.checkpointer = checkpoints.Checkpointer(
       os.path.join(cfg.run.workdir, PRETRAIN_DIR),
       is_chief=is_chief(strategy),
       max_to_keep=cfg.run.keep_checkpoints,
+      guard=[*model.weights, *self.optimizer.slots],
+      nonfinite_hint=NONFINITE_HINT,
       encoder=self.contrastive.encoder,
       head=self.contrastive.head,
       optimizer=self.optimizer,
@@ -133,6 +146,8 @@ def _train(cfg, strategy, data, ps: PretrainState, writer) -> dict:
   while step < total:
     stop = _next_stop(step, total, run)
     metrics = loop(iterator, tf.constant(stop - step, tf.int32))
+    if not math.isfinite(float(metrics['pretrain/loss'])):
+      raise _nonfinite_error(step, stop, total, ps.checkpointer)
     step = stop
     if step % run.log_every_steps == 0 or step == total:
       rate = meter.rate(step)
@@ -155,6 +170,16 @@ def _train(cfg, strategy, data, ps: PretrainState, writer) -> dict:
       ps.checkpointer.save(step)
       meter.resume()
   return row
+
+
+def _nonfinite_error(start: int, stop: int, total: int, checkpointer):
+  last = checkpointer.latest
+  kept = f'the last good checkpoint {last} is kept' if last else 'none saved'
+  return UserError(
+    f'non-finite contrastive loss in steps {start + 1}..{stop} of {total} of '
+    f'the contrastive stage; nothing from them is saved and {kept}. '
+    + NONFINITE_HINT
+  )
 
 
 def run_stage(

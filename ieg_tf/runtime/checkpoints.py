@@ -27,6 +27,8 @@ import tensorflow as tf
 from ieg_tf.errors import UserError
 
 _CKPT_INDEX = re.compile(r'^ckpt-(\d+)\.index$')
+# The remedy for non-finite training weights (the classifier's run).
+NONFINITE_HINT = 'Lower --learning_rate or pass --skip_nonfinite.'
 
 
 def _one_line(error: BaseException) -> str:
@@ -44,6 +46,7 @@ class Checkpointer:
     is_chief: bool = True,
     max_to_keep: int = 3,
     guard=(),
+    nonfinite_hint: str = NONFINITE_HINT,
     **trackables,
   ):
     """Args:
@@ -51,11 +54,13 @@ class Checkpointer:
     is_chief: whether this worker owns the real checkpoint directory.
     max_to_keep: checkpoints kept on disk.
     guard: variables that must be finite for a save (weights, slots, EMA).
+    nonfinite_hint: the remedy sentence of the refused-save error.
     **trackables: objects to save (model=..., optimizer=..., ema=...).
     """
     self.directory = os.path.join(workdir, 'checkpoints')
     self._is_chief = is_chief
     self._guard = list(guard)
+    self._nonfinite_hint = nonfinite_hint
     self._trackables = dict(trackables)
     self._checkpoint = tf.train.Checkpoint(**trackables)
     directory = self.directory
@@ -170,7 +175,7 @@ class Checkpointer:
       raise UserError(
         f'refusing to checkpoint non-finite weights at step {step} '
         f'(variable {bad}); the last good checkpoint in {self.directory} '
-        'is kept. Lower --learning_rate or pass --skip_nonfinite.'
+        f'is kept. {self._nonfinite_hint}'
       )
     path = self._manager.save(checkpoint_number=int(step))
     if not self._is_chief:

@@ -208,5 +208,49 @@ class ResumeTest(tf.test.TestCase):
     self.assertEqual(steps, [2, 4])
 
 
+class NonfiniteTest(tf.test.TestCase):
+  def test_a_diverging_stage_stops_and_keeps_the_last_good_checkpoint(self):
+    workdir = self.create_tempdir().full_path
+    data = fixtures.data()
+    keras.utils.set_random_seed(0)
+    stage.run_pretrain(
+      fixtures.cfg(workdir, 2), tf.distribute.get_strategy(), data, _network()
+    )
+    good = _network()
+    encoder_init.load_encoder(os.path.join(workdir, 'pretrain'), good)
+    # LARS steps are lr * eeta * ||w||: at lr 1e38 the weights overflow.
+    cfg = fixtures.cfg(workdir, 6, learning_rate=1e38, warmup_steps=0)
+    with self.assertRaisesRegex(
+      UserError,
+      r'^non-finite contrastive loss in steps 3\.\.4 of 6 of the '
+      r'contrastive stage; nothing from them is saved and the last good '
+      r'checkpoint .*ckpt-2 is kept\. Lower --pretrain_learning_rate',
+    ):
+      stage.run_pretrain(cfg, tf.distribute.get_strategy(), data, _network())
+    ckpts = os.path.join(workdir, 'pretrain', 'checkpoints')
+    self.assertEqual(
+      sorted(f for f in os.listdir(ckpts) if f.endswith('.index')),
+      ['ckpt-2.index'],
+    )
+    kept = _network()
+    encoder_init.load_encoder(os.path.join(workdir, 'pretrain'), kept)
+    self.assertAllClose(
+      _values(kept.encoder.weights), _values(good.encoder.weights)
+    )
+
+  def test_the_checkpointer_refuses_non_finite_weights(self):
+    workdir = self.create_tempdir().full_path
+    network = _network()
+    ps = stage.PretrainState(
+      fixtures.cfg(workdir, 2), tf.distribute.get_strategy(), network
+    )
+    ps.optimizer.slots[0].assign(tf.fill(ps.optimizer.slots[0].shape, np.nan))
+    with self.assertRaisesRegex(
+      UserError, r'refusing to checkpoint .*Lower --pretrain_learning_rate'
+    ):
+      ps.checkpointer.save(1)
+    self.assertIsNone(ps.checkpointer.latest)
+
+
 if __name__ == '__main__':
   tf.test.main()
