@@ -1,13 +1,13 @@
 """IEG's final per-replica loss (reference §1.7), term by term.
 
 Pure, replica context. Scaling (the rule of `losses.py`):
-  - per-example means (relabel CE, MixUp l_loss and u_loss, KL consistency)
-    are summed and divided by the GLOBAL count of their rows
-    (`scale_to_global`): global_batch for B-row terms, 2 * global_batch for
-    u_loss's 2B rows;
-  - the re-weighted CE (w* is normalized within the replica, so it is a
-    per-replica mean by construction) and the weight decay R(theta) are
-    divided by the number of replicas (`scale_replica_mean`).
+  - per-example means over all rows (relabel CE, MixUp l_loss, KL
+    consistency) are summed and divided by the GLOBAL batch
+    (`scale_to_global`);
+  - the re-weighted CE (w* is normalized within the replica), the gated
+    u_loss (a mean over the replica's kept rows) and the weight decay
+    R(theta) are per-replica means by construction and are divided by the
+    number of replicas (`scale_replica_mean`).
 With equal local batches this equals the reference's "loss / num_replicas".
 """
 
@@ -18,52 +18,56 @@ from ieg_tf.meta import label_guess
 from ieg_tf.meta import losses
 
 
-def confident_rows(targets: tf.Tensor, threshold: float) -> tf.Tensor:
-  """1 for rows whose largest target entry is at least `threshold`, else 0.
+def confident_rows(pseudo_labels: tf.Tensor, threshold: float) -> tf.Tensor:
+  """1 for noisy examples whose own pseudo-label is confident, else 0.
 
-  The FixMatch-style confidence mask of `--mixup_confidence_threshold`.
-  threshold <= 0 keeps every row (the reference).
+  The gate of `--mixup_confidence_threshold`, decided per noisy example on
+  the largest entry of ITS pseudo-label g_i, before MixUp pairs it with a
+  partner. Why before: the largest entry of a mixed target is at most
+  max(lambda, 1 - lambda) when the partner is of another class, so a gate on
+  the mixed target rejects even one-hot pseudo-labels about a third of the
+  time (docs/algorithm.md). threshold <= 0 keeps every example (the
+  reference).
 
   Args:
-    targets: float [N, C] soft targets.
+    pseudo_labels: float [B, C] pseudo-labels g (constants here).
     threshold: scalar in [0, 1].
 
   Returns:
-    float [N] of 0 / 1, dtype of `targets`.
+    float [B] of 0 / 1, dtype of `pseudo_labels`.
   """
   if threshold <= 0:
-    return tf.ones(tf.shape(targets)[:1], targets.dtype)
-  confidence = tf.reduce_max(targets, axis=-1)
-  return tf.cast(confidence >= threshold, targets.dtype)
+    return tf.ones(tf.shape(pseudo_labels)[:1], pseudo_labels.dtype)
+  confidence = tf.reduce_max(tf.stop_gradient(pseudo_labels), axis=-1)
+  return tf.cast(confidence >= threshold, pseudo_labels.dtype)
 
 
-def mixup_xe_terms(
-  mix_logits: tf.Tensor,
-  mix_targets: tf.Tensor,
-  batch: int,
-  confidence_threshold: float = 0.0,
-):
-  """l_loss and u_loss of IEG's MixUp batch [probe | weak | strong].
+def kept_mean(values: tf.Tensor, kept: tf.Tensor) -> tf.Tensor:
+  """Mean of `values` over the kept rows; 0 when no row is kept.
+
+  Args:
+    values: float [N] per-row losses.
+    kept: float [N] 0 / 1 mask, same dtype.
+
+  Returns:
+    Scalar sum(kept * values) / max(sum(kept), 1).
+  """
+  return tf.reduce_sum(values * kept) / tf.maximum(tf.reduce_sum(kept), 1.0)
+
+
+def mixup_xe_terms(mix_logits: tf.Tensor, mix_targets: tf.Tensor, batch: int):
+  """Per-row CE of IEG's MixUp batch [probe | weak | strong].
 
   logit_norm is applied to each B-row split separately, as in the reference.
-  With `confidence_threshold` > 0 a noisy row's CE is zeroed unless its MixUp
-  target (pseudo-label mixed with its partner's target) has a largest entry
-  of at least the threshold. Why: early in training, or with a weak network,
-  pseudo-labels are flat and wrong, and p = 5 times a CE toward them drags
-  every prediction to one class (measured on CIFAR-10 at 80% noise: top-1
-  at chance by step 400, README "Accuracy study"). Masked rows still count
-  in the mean's denominator (FixMatch), so the term fades in as confidence
-  grows instead of being renormalized to full strength on a few rows.
 
   Args:
     mix_logits: float [3B, C] logits of the mixed batch.
     mix_targets: float [3B, C] mixed targets (treated as constants).
     batch: B.
-    confidence_threshold: 0 keeps all noisy rows (the reference).
 
   Returns:
-    (l_ce float [B] probe-row CE, u_ce float [2B] noisy-row CE, zero where
-    masked, kept float [2B] the 0 / 1 mask).
+    (l_ce float [B] probe-row CE, u_ce float [2B] noisy-row CE, weak rows
+    first, then strong rows, each in batch order).
   """
   if mix_logits.shape[0] != 3 * batch:
     raise ValueError(
@@ -76,8 +80,7 @@ def mixup_xe_terms(
   u_ce = losses.soft_cross_entropy(
     targets[batch:], tf.concat(normed[1:], axis=0)
   )
-  kept = confident_rows(targets[batch:], confidence_threshold)
-  return l_ce, u_ce * kept, kept
+  return l_ce, u_ce
 
 
 def ieg_final_loss(
@@ -107,6 +110,14 @@ def ieg_final_loss(
     cs_loss  = consistency_factor * mean_i KL(softmax(z_i) || softmax(zs_i)).
   Targets, g, w* and eps* are constants here; the CE terms use raw logits.
 
+  The MixUp gate (`mixup_confidence_threshold` > 0): a noisy example's two
+  MixUp rows (weak and strong) enter u_loss only when its own pseudo-label
+  passes `confident_rows`, and u_loss is the mean over the kept rows, so the
+  term keeps its full factor p whenever anything is kept instead of fading
+  by the kept share (a FixMatch-style masked mean over all rows made the
+  effective factor ~0.75 instead of 5, docs/algorithm.md). With threshold 0
+  every row is kept: the reference's plain mean.
+
   Args:
     weak_logits: float [B, C] z, weak view at theta.
     strong_logits: float [B, C] strong view at theta.
@@ -124,12 +135,14 @@ def ieg_final_loss(
     consistency_factor: k (reference 20).
     global_batch: noisy examples per step over all replicas.
     num_replicas: replicas in sync.
-    mixup_confidence_threshold: see `mixup_xe_terms` (0 = reference).
+    mixup_confidence_threshold: see `confident_rows` (0 = reference).
 
   Returns:
     Dict of per-replica, UNSCALED terms 'relabel', 'reweight', 'l_loss',
     'u_loss', 'xe_loss', 'cs_loss', 'l2', 'net_loss' (their sum as above, for
-    logging), 'mixup_kept' (fraction of noisy MixUp rows kept) and 'total':
+    logging), 'mixup_kept' (fraction of noisy examples the gate kept),
+    'mixup_effective_factor' (the factor u_loss's kept rows enter the loss
+    with: ce_factor when any row is kept, else 0) and 'total':
     the scaled loss to differentiate; summed over replicas it is the global
     loss.
   """
@@ -147,21 +160,23 @@ def ieg_final_loss(
   kl = losses.kl_consistency(weak_logits, strong_logits)
   if mix_logits is None:
     l_ce, u_ce = tf.zeros([batch], dtype), tf.zeros([2 * batch], dtype)
-    kept = tf.zeros([2 * batch], dtype)
+    kept = tf.zeros([batch], dtype)
   else:
-    l_ce, u_ce, kept = mixup_xe_terms(
-      mix_logits, mix_targets, batch, mixup_confidence_threshold
-    )
+    l_ce, u_ce = mixup_xe_terms(mix_logits, mix_targets, batch)
+    kept = confident_rows(g, mixup_confidence_threshold)
+  kept_rows = tf.concat([kept, kept], axis=0)
+  any_kept = tf.cast(tf.reduce_sum(kept) > 0, dtype)
   penalty = tf.cast(penalty, dtype)
 
   terms = {
     'relabel': tf.reduce_mean(relabel_ce),
     'reweight': tf.reduce_sum(w * reweight_ce),
     'l_loss': tf.reduce_mean(l_ce),
-    'u_loss': tf.reduce_mean(u_ce),
+    'u_loss': kept_mean(u_ce, kept_rows),
     'cs_loss': consistency_factor * tf.reduce_mean(kl),
     'l2': penalty,
     'mixup_kept': tf.reduce_mean(kept),
+    'mixup_effective_factor': ce_factor * any_kept,
   }
   terms['xe_loss'] = terms['l_loss'] + ce_factor * terms['u_loss']
   terms['net_loss'] = (
@@ -171,7 +186,7 @@ def ieg_final_loss(
     + penalty
   )
   scaled_xe = losses.scale_to_global(l_ce, global_batch) + (
-    ce_factor * losses.scale_to_global(u_ce, 2 * global_batch)
+    ce_factor * losses.scale_replica_mean(terms['u_loss'], num_replicas)
   )
   terms['total'] = (
     0.5

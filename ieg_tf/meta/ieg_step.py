@@ -95,6 +95,7 @@ class IegStep:
       'loss/weight_decay',
       'loss/meta',
       'mixup/kept_fraction',
+      'mixup/effective_factor',
       'acc/meta',
       'acc/train',
     ]
@@ -257,6 +258,7 @@ class IegStep:
       'loss/weight_decay': terms['l2'],
       'loss/meta': meta.probe_loss,
       'mixup/kept_fraction': terms['mixup_kept'],
+      'mixup/effective_factor': terms['mixup_effective_factor'],
       'acc/meta': meta.probe_accuracy,
       'acc/train': accuracy(labels, weak_logits),
     }
