@@ -9,7 +9,7 @@ Batch contract (DESIGN.md):
   train:  {'image_weak', ['image_strong'], 'label', 'id', 'index',
            ['clean_label', 'is_noisy'], ['label_prior' float32 [C] with
            IEG's --label_vote_neighbors]}
-  meta:   {'train': <train>, 'probe': {'image', 'label'}}
+  meta:   {'train': <train>, 'probe': {'image', 'label', 'id'}}
   eval:   {'image', 'label', 'mask'}
 
 Randomness and resume: the train stream is a pure function of (seed, step).
@@ -29,6 +29,7 @@ from typing import Callable
 import tensorflow as tf
 
 from ieg_tf.augment import views
+from ieg_tf.data import probe as probe_lib
 from ieg_tf.data import record_stream
 from ieg_tf.data.split import Split
 
@@ -114,6 +115,32 @@ def shuffled_row(position, seed: int, shard: int, num_shards: int, size: int):
   return shard + num_shards * within
 
 
+def probe_position(position, per_step: int, shard: int, num_shards: int):
+  """Global probe-stream position of one pipeline's stream position.
+
+  Each global step reads num_shards * per_step consecutive positions of the
+  (cyclic, class-interleaved) probe stream: pipeline `shard` takes the
+  chunk [shard * per_step, (shard + 1) * per_step) of them, which
+  tf.distribute cuts into one per-replica batch per local replica. So no two
+  replicas of a step read the same positions, and the step as a whole reads
+  a window of consecutive positions: class balanced, and the whole probe
+  whenever the probe is no longer than the window.
+
+  Args:
+    position: int64 scalar or [K], positions of this pipeline's stream
+      (position 0 = step 0).
+    per_step: probe rows this pipeline yields per global step.
+    shard: this pipeline's id.
+    num_shards: number of pipelines.
+
+  Returns:
+    int64 global positions, same shape as `position`.
+  """
+  position = tf.convert_to_tensor(position, tf.int64)
+  step, offset = position // per_step, position % per_step
+  return (step * num_shards + shard) * per_step + offset
+
+
 def _shard_size(n: int, shard: int, num_shards: int) -> int:
   return len(range(shard, n, num_shards))
 
@@ -168,7 +195,8 @@ def train_dataset_fn(
 
   Each pipeline (worker / TPU host) reads its shard of `train` in a fresh
   permutation every epoch (see the module docstring); the probe is read in
-  its stored, class-interleaved order by every pipeline.
+  a cyclic, class-balanced order, each replica of a step its own window
+  (`probe_position`).
 
   Args:
     train: the (noisy) training split.
@@ -202,7 +230,11 @@ def train_dataset_fn(
 
   def probe_view(element, seed):
     image = views.weak_view(element['image'], seed, flip=spec.flip)
-    return {'image': views.to_float(image), 'label': element['label']}
+    return {
+      'image': views.to_float(image),
+      'label': element['label'],
+      'id': element['id'],
+    }
 
   def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
     batch = _per_replica_batch(spec.global_batch, ctx)
@@ -236,16 +268,33 @@ def train_dataset_fn(
     ds = ds.map(train_views, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch, drop_remainder=True)
     if spec.with_probe:
-      # IEG §3.4: the probe is neither shuffled nor sharded: it is
-      # class-interleaved, so consecutive batches stay class balanced.
-      n_probe = len(probe)
+      # IEG §3.4: the probe is not shuffled; it is read as a cyclic,
+      # class-interleaved stream, and the replicas of a step read
+      # consecutive, disjoint windows of it (`probe_position`).
       if probe.random_access:
-        pds = _stream(probe, start, lambda k: k % n_probe, view_seed=seed + 2)
+        cycle = tf.constant(probe_lib.balanced_cycle(probe.labels))
+        period = int(cycle.shape[0])
+
+        def probe_row(k):
+          q = probe_position(k, per_step, shard, shards)
+          return tf.gather(cycle, q % period)
+
+        pds = _stream(probe, start, probe_row, view_seed=seed + 2)
       else:
-        # In order and periodic, so position `start` is start mod n.
-        pds = _with_view_seeds(
-          probe.to_dataset().repeat().skip(start % n_probe), start, seed + 2
+        # Records are read in stored order (class-interleaved when the
+        # probe was carved by `split_probe`): the global stream is cut into
+        # per_step chunks and each pipeline takes every shards-th one.
+        n_probe = len(probe)
+        global_start = spec.start_step * per_step * shards
+        pds = (
+          probe.to_dataset()
+          .repeat()
+          .skip(global_start % n_probe)
+          .batch(per_step)
+          .shard(shards, shard)
+          .unbatch()
         )
+        pds = _with_view_seeds(pds, start, seed + 2)
       pds = pds.map(probe_view, num_parallel_calls=tf.data.AUTOTUNE)
       pds = pds.batch(batch, drop_remainder=True)
       ds = tf.data.Dataset.zip({'train': ds, 'probe': pds})

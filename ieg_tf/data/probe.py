@@ -69,6 +69,31 @@ def interleave_by_class(split: Split) -> Split:
   return split.take(order)
 
 
+def balanced_cycle(labels: np.ndarray) -> np.ndarray:
+  """One period of the probe stream: class-interleaved, every class k_max times.
+
+  Round r lists, class by class, the r-th example of every class present
+  (in stored order), restarting a class that has fewer than k_max examples.
+  Any window of consecutive positions of the cyclic stream then holds every
+  class equally often, to within one, also when the classes of a probe the
+  dataset provides have unequal sizes. For a probe of k per class stored
+  class-interleaved (`split_probe`, `interleave_by_class`) the cycle is the
+  stored order itself, so every example appears once per period.
+
+  Args:
+    labels: int [N] classes of the probe rows, N >= 1.
+
+  Returns:
+    int64 [C_present * k_max] probe rows; k_max = the largest class size.
+  """
+  labels = np.asarray(labels)
+  classes = np.unique(labels)
+  members = [np.flatnonzero(labels == c) for c in classes]
+  k_max = max(len(m) for m in members)
+  rounds = [[m[r % len(m)] for m in members] for r in range(k_max)]
+  return np.asarray(rounds, np.int64).reshape(-1)
+
+
 def probe_size_per_class(
   num_examples: int,
   num_classes: int,
