@@ -164,8 +164,10 @@ class MethodConfig:
   # Where that p(given label) comes from: 'network' or 'vote' (the IEG
   # neighbor-vote prior, needs label_vote_neighbors > 0).
   weight_confidence_source: str = 'network'
-  # IEG's eps*: 'reference' (meta-gradient sign) or 'confidence'.
-  relabel_rule: str = 'reference'
+  # IEG's eps*: 'evidence' (meta-gradient sign, vetoed where the evidence
+  # keeps the label; meta/label_evidence.py), 'reference' (the sign alone)
+  # or 'confidence'.
+  relabel_rule: str = 'evidence'
   # IEG: neighbors whose given labels vote for each image's pseudo-label in
   # the encoder's feature space (0 = off; ieg_tf/pretrain/label_prior.py),
   # and the vote's share of the pseudo-label.

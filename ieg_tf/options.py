@@ -215,11 +215,14 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_enum(
   'relabel_rule',
-  'reference',
-  ['reference', 'confidence'],
-  'IEG: which labels to replace by the pseudo-label. reference = where the '
-  'probe meta-gradient says so; confidence = where the network gives the '
-  "given label less probability than its label's batch mean (see README).",
+  'evidence',
+  ['evidence', 'reference', 'confidence'],
+  'IEG: which labels to replace by the pseudo-label. evidence = where the '
+  'probe meta-gradient says so AND the evidence agrees: the network beats '
+  "the labels' estimated accuracy on the probe and the label is more likely "
+  'wrong than right (docs/algorithm.md); reference = the meta-gradient '
+  'alone (the paper); confidence = where the network gives the given label '
+  "less probability than its label's batch mean (see README).",
 )
 flags.DEFINE_integer(
   'label_vote_neighbors',

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import tensorflow as tf
 
+from ieg_tf.meta import label_evidence
 from ieg_tf.meta import label_guess
 from ieg_tf.meta import lookahead
 from ieg_tf.meta import losses
@@ -136,6 +137,12 @@ class IegMetaOutput(NamedTuple):
     view_logits: K float [B, C] logits at theta (recorded by any outer tape).
     pseudo_labels: float [B, C] g at theta (not stop-gradiented).
     weak_state: the state `weak_forward` returned, or None.
+    agreement: float32 scalar m, share of the slice whose evidence's argmax
+      is the given label (`label_evidence.label_agreement`).
+    label_accuracy: float32 scalar rho, the estimated share of right labels
+      (`label_evidence.estimate_label_accuracy`).
+    label_posterior: float32 [B] r, the posterior that each given label is
+      right (`label_evidence.label_posterior`).
   """
 
   weights: tf.Tensor
@@ -147,6 +154,9 @@ class IegMetaOutput(NamedTuple):
   view_logits: list
   pseudo_labels: tf.Tensor
   weak_state: Any = None
+  agreement: Any = None
+  label_accuracy: Any = None
+  label_posterior: Any = None
 
 
 def ieg_meta_step(
@@ -202,7 +212,9 @@ def ieg_meta_step(
       look-ahead target eps0 y + (1 - eps0) g.
     confidence_mix: share of `weight_rules.given_label_weights` in w*
       (0 = the paper).
-    relabel_rule: 'reference' (eps* = [dL_meta/deps < 0]) or 'confidence'
+    relabel_rule: 'evidence' (the reference's eps*, vetoed where
+      `label_evidence.evidence_keep` keeps the label), 'reference' (eps* =
+      [dL_meta/deps < 0]) or 'confidence'
       (`weight_rules.confidence_relabel`).
     prior: optional float [B, C] per-example prior mixed into the
       pseudo-label (`--label_vote_neighbors`); None = the paper.
@@ -252,10 +264,29 @@ def ieg_meta_step(
     confidence_mix=confidence_mix,
     confidence_probs=prior if prior_confidence else None,
   )
+  evidence = label_evidence.view_evidence(result.aux['view_logits'])
+  # Agreement on the weak view alone, the view the probe accuracy is
+  # measured on: strong views are harder, and their errors would read as
+  # label noise.
+  agreement = label_evidence.label_agreement(
+    label_evidence.view_evidence(result.aux['view_logits'][:1]), labels
+  )
+  label_accuracy = label_evidence.estimate_label_accuracy(
+    agreement, result.probe_accuracy, evidence.shape[-1]
+  )
+  posterior = label_evidence.label_posterior(evidence, labels, label_accuracy)
   if relabel_rule == 'confidence':
     eps = weight_rules.confidence_relabel(weak_logits, labels)
   elif relabel_rule == 'reference':
     eps = lookahead.ieg_relabel(grad_eps)
+  elif relabel_rule == 'evidence':
+    # The meta-gradient proposes, the evidence may veto: a label goes only
+    # where both say so.
+    keep = label_evidence.evidence_keep(
+      posterior, label_accuracy, result.probe_accuracy
+    )
+    proposed = lookahead.ieg_relabel(grad_eps)
+    eps = tf.maximum(proposed, tf.cast(keep, proposed.dtype))
   else:
     raise ValueError(
       f'relabel rule {relabel_rule!r} is not one of '
@@ -271,4 +302,7 @@ def ieg_meta_step(
     view_logits=result.aux['view_logits'],
     pseudo_labels=result.aux['pseudo_labels'],
     weak_state=result.aux['weak_state'],
+    agreement=agreement,
+    label_accuracy=label_accuracy,
+    label_posterior=posterior,
   )

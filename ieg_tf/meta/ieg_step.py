@@ -101,6 +101,7 @@ class IegStep:
     ]
     names += meta_diagnostics.weight_metric_names(clean)
     names += meta_diagnostics.relabel_metric_names(clean)
+    names += meta_diagnostics.evidence_metric_names(clean)
     if clean:
       names.append('acc/train_clean')
     self.metric_names = tuple(names)
@@ -266,6 +267,11 @@ class IegStep:
     metrics.update(
       meta_diagnostics.relabel_metrics(
         meta.eps, meta.pseudo_labels, train, clean
+      )
+    )
+    metrics.update(
+      meta_diagnostics.evidence_metrics(
+        meta.label_accuracy, meta.agreement, meta.probe_accuracy, train, clean
       )
     )
     if clean:

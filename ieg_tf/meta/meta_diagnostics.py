@@ -130,8 +130,11 @@ def relabel_metrics(
     {'relabel/replaced_fraction'} and, with clean labels,
     {'relabel/precision' (replaced examples that were noisy),
     'relabel/recall' (noisy examples that were replaced),
-    'pseudo/accuracy' (argmax g == true label)}; 0 where undefined (no
-    example replaced / no noisy example).
+    'relabel/replacement_accuracy' (argmax g == true label, over the
+    replaced examples), 'relabel/replaced_label_accuracy' (given label ==
+    true label, over the same examples: replacing helps where the first is
+    higher), 'pseudo/accuracy' (argmax g == true label, all examples)}; 0
+    where undefined (no example replaced / no noisy example).
   """
   replaced = tf.cast(eps, tf.float32) < 0.5
   out = {
@@ -142,11 +145,12 @@ def relabel_metrics(
     out['relabel/precision'] = _masked_mean(noisy, replaced)
     out['relabel/recall'] = _masked_mean(replaced, noisy)
     guess = tf.argmax(pseudo_labels, axis=-1, output_type=tf.int32)
-    out['pseudo/accuracy'] = tf.reduce_mean(
-      tf.cast(
-        tf.equal(guess, tf.cast(batch['clean_label'], tf.int32)), tf.float32
-      )
+    guess_right = tf.equal(guess, tf.cast(batch['clean_label'], tf.int32))
+    out['relabel/replacement_accuracy'] = _masked_mean(guess_right, replaced)
+    out['relabel/replaced_label_accuracy'] = _masked_mean(
+      tf.logical_not(noisy), replaced
     )
+    out['pseudo/accuracy'] = tf.reduce_mean(tf.cast(guess_right, tf.float32))
   return out
 
 
@@ -154,7 +158,58 @@ def relabel_metric_names(clean_known: bool) -> list:
   """The keys `relabel_metrics` returns, in a fixed order."""
   names = ['relabel/replaced_fraction']
   if clean_known:
-    names += ['relabel/precision', 'relabel/recall', 'pseudo/accuracy']
+    names += [
+      'relabel/precision',
+      'relabel/recall',
+      'relabel/replacement_accuracy',
+      'relabel/replaced_label_accuracy',
+      'pseudo/accuracy',
+    ]
+  return names
+
+
+def evidence_metrics(
+  label_accuracy: tf.Tensor,
+  agreement: tf.Tensor,
+  model_accuracy: tf.Tensor,
+  batch: dict,
+  clean_known: bool,
+) -> dict:
+  """What the re-labeling evidence saw on one slice (`label_evidence`).
+
+  Args:
+    label_accuracy: float scalar rho, the estimated share of right labels.
+    agreement: float scalar m, evidence argmax == given label.
+    model_accuracy: float scalar a, the network's probe accuracy.
+    batch: the slice's train batch ('is_noisy' when `clean_known`).
+    clean_known: whether the batch has true labels.
+
+  Returns:
+    float32 scalars 'evidence/noise_rate' (1 - rho), 'evidence/agreement'
+    (m), 'evidence/gate_open' (1 while a > rho: re-labeling allowed) and,
+    with clean labels, 'evidence/true_noise_rate' (the slice's wrong
+    labels, to compare with the estimate).
+  """
+  rho = tf.cast(label_accuracy, tf.float32)
+  out = {
+    'evidence/noise_rate': 1.0 - rho,
+    'evidence/agreement': tf.cast(agreement, tf.float32),
+    'evidence/gate_open': tf.cast(
+      tf.cast(model_accuracy, tf.float32) > rho, tf.float32
+    ),
+  }
+  if clean_known:
+    out['evidence/true_noise_rate'] = tf.reduce_mean(
+      tf.cast(batch['is_noisy'], tf.float32)
+    )
+  return out
+
+
+def evidence_metric_names(clean_known: bool) -> list:
+  """The keys `evidence_metrics` returns, in a fixed order."""
+  names = ['evidence/noise_rate', 'evidence/agreement', 'evidence/gate_open']
+  if clean_known:
+    names.append('evidence/true_noise_rate')
   return names
 
 

@@ -153,7 +153,7 @@ def relative_confidence(
   return within_label_share(p_given, labels, logits.shape[-1])
 
 
-RELABEL_RULES = ('reference', 'confidence')
+RELABEL_RULES = ('evidence', 'reference', 'confidence')
 
 
 def confidence_relabel(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:

@@ -75,10 +75,34 @@ class MetaDiagnosticsTest(tf.test.TestCase):
     self.assertAllClose(got['relabel/precision'], noisy[replaced].mean())
     self.assertAllClose(got['relabel/recall'], replaced[noisy].mean())
     self.assertAllClose(got['pseudo/accuracy'], np.mean(g.argmax(-1) == clean))
+    guess = g.argmax(-1)
+    self.assertAllClose(
+      got['relabel/replacement_accuracy'],
+      np.mean(guess[replaced] == clean[replaced]),
+    )
+    self.assertAllClose(
+      got['relabel/replaced_label_accuracy'], 1.0 - noisy[replaced].mean()
+    )
     none = md.relabel_metrics(
       tf.ones(6), tf.constant(g), _batch(noisy, clean), True
     )
     self.assertEqual(float(none['relabel/precision']), 0.0)  # not NaN
+
+  def test_evidence_metrics_oracle(self):
+    noisy = np.array([True, False, False, True])
+    got = md.evidence_metrics(
+      tf.constant(0.7), tf.constant(0.55), tf.constant(0.8), _batch(noisy), True
+    )
+    self.assertEqual(list(got), md.evidence_metric_names(True))
+    self.assertAllClose(got['evidence/noise_rate'], 0.3)
+    self.assertAllClose(got['evidence/agreement'], 0.55)
+    self.assertAllClose(got['evidence/gate_open'], 1.0)
+    self.assertAllClose(got['evidence/true_noise_rate'], 0.5)
+    shut = md.evidence_metrics(
+      tf.constant(0.9), tf.constant(0.5), tf.constant(0.6), {}, False
+    )
+    self.assertEqual(list(shut), md.evidence_metric_names(False))
+    self.assertAllClose(shut['evidence/gate_open'], 0.0)
 
   def test_per_example_stats(self):
     w = tf.constant([0.5, 0.0, 0.25, 0.25])

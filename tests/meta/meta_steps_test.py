@@ -185,16 +185,21 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_more_views_change_the_pseudo_label(self):
     batch = _batch(extra_views=1)
-    k2 = self._compute(self._step(_M.IEG, num_views=2), batch)
+    # The reference rule replaces labels here, so the relabel loss reads g.
+    ref = 'reference'
+    k2 = self._compute(self._step(_M.IEG, num_views=2, relabel_rule=ref), batch)
     step3 = methods.IegStep(
-      self._ctx(), dataclasses.replace(config_lib.MethodConfig(), num_views=3)
+      self._ctx(),
+      dataclasses.replace(
+        config_lib.MethodConfig(), num_views=3, relabel_rule=ref
+      ),
     )
     self.assertEqual(step3.num_strong_views, 2)
     k3 = self._compute(step3, batch)
     self.assertNotAllClose(
       k2.metrics['loss/relabel'], k3.metrics['loss/relabel']
     )
-    k1 = self._compute(self._step(_M.IEG, num_views=1), batch)
+    k1 = self._compute(self._step(_M.IEG, num_views=1, relabel_rule=ref), batch)
     self.assertTrue(np.isfinite(k1.metrics['loss/consistency'].numpy()))
     self.assertNotAllClose(
       k1.metrics['loss/relabel'], k2.metrics['loss/relabel']
@@ -342,6 +347,38 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     want = (p_given < mean).astype(np.float32)
     self.assertAllEqual(replaced(relabel_rule='confidence'), want)
     self.assertNotAllEqual(replaced(), want)
+
+  def test_evidence_relabel_rule_vetoes_the_meta_gradient(self):
+    batch = _batch()
+
+    def run(**kwargs):
+      out = self._compute(self._step(_M.IEG, **kwargs), batch)
+      return out.per_example['relabel'].numpy(), out.metrics
+
+    reference, _ = run(relabel_rule='reference')
+    evidence, metrics = run(relabel_rule='evidence')
+    # A label goes only where the meta-gradient proposes it.
+    self.assertTrue(np.all(evidence <= reference))
+    views = [
+      self.model.stateless_call(
+        self.params, [], batch['train'][k], training=True
+      )[0]
+      for k in ('image_weak', 'image_strong')
+    ]
+    labels = batch['train']['label'].numpy()
+    # The agreement is read on the weak view (the probe's view).
+    m = np.mean(views[0].numpy().argmax(-1) == labels)
+    self.assertAllClose(metrics['evidence/agreement'], m)
+    rho = 1.0 - float(metrics['evidence/noise_rate'])
+    a = float(metrics['acc/meta'])
+    u = (1 - a) / (_C - 1)
+    want_rho = 1.0 if a - u < 0.05 else np.clip((m - u) / (a - u), 0, 1)
+    self.assertAllClose(rho, want_rho, atol=1e-5)
+    if a <= rho:  # Gate shut: nothing is replaced.
+      self.assertEqual(evidence.sum(), 0.0)
+    # The default is the evidence rule.
+    default, _ = run()
+    self.assertAllEqual(default, evidence)
 
   def test_mwnet_owns_a_seeded_mlp_and_returns_its_gradients(self):
     step = self._step(_M.MWNET, mwnet_learning_rate=0.02)
