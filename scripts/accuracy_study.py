@@ -33,14 +33,19 @@ not images.
 
 The study then writes <out>/study.csv (setting, method, step, eval/top1,
 eval/top1_raw), <out>/study.png (eval top-1 against steps, one panel per
-setting) and prints a Markdown table of the final numbers, for the cells run
-now and every cell an earlier invocation finished in <out>. Runs resume:
+setting), <out>/cells.csv (one row per cell: final top-1, wall-clock
+minutes, IEG's re-labeling diagnostics over the last fifth of the budget;
+scripts/study_cells.py) and prints both tables, for the cells run now and
+every cell an earlier invocation finished in <out>. Runs resume:
 re-running the command skips finished runs and continues interrupted ones
 from their checkpoints.
 
 Usage:
   python scripts/accuracy_study.py --data=../shared/data/cifar10_jpg.tar \
       --out=/tmp/study
+  # docs/evidence_study.md: clean and asymmetric labels, one seed per run.
+  python scripts/accuracy_study.py --seed=0 --out=/tmp/evidence_s0 \
+      --settings=none_0,asymmetric_0.2,asymmetric_0.4 --methods=supervised,ieg
 """
 
 import argparse
@@ -53,6 +58,7 @@ import time
 # scripts/ is not a package: find the sibling module when run from anywhere.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cifar_folder  # noqa: E402
+import study_cells  # noqa: E402
 from study_tables import markdown, write_csv, write_plot  # noqa: E402
 
 SETTINGS = ('uniform_0.8', 'asymmetric_0.4')
@@ -101,7 +107,9 @@ def method_flags(method: str, setting: str, args) -> list[str]:
     f'--train_steps={args.train_steps}',
     f'--eval_every_steps={args.eval_every_steps}',
     f'--steps_per_loop={min(50, args.eval_every_steps)}',
-    f'--log_every_steps={args.eval_every_steps}',
+    # Every chunk logged: the diagnostics columns average the chunks of the
+    # budget's last fifth (scripts/study_cells.py).
+    f'--log_every_steps={min(50, args.eval_every_steps)}',
     f'--probe_per_class={args.probe_per_class}',
     f'--learning_rate={args.learning_rate}',
     f'--seed={args.seed}',
@@ -236,7 +244,11 @@ def run_cell(method: str, setting: str, folder: str, args) -> list[dict]:
     return rows
   start = time.time()
   flags = method_flags(method, setting, args)
-  run_main(folder, workdir, flags, args.out, f'{setting}_{method}')
+  try:
+    run_main(folder, workdir, flags, args.out, f'{setting}_{method}')
+  finally:
+    # An interrupted invocation's time counts too: it resumes from there.
+    study_cells.add_wall_clock(workdir, time.time() - start)
   rows = eval_rows(workdir)
   print(
     f'{setting}/{method}: top1 {rows[-1]["eval/top1"]:.4f} in '
@@ -309,6 +321,21 @@ def main(argv=None):
   write_csv(os.path.join(args.out, 'study.csv'), table)
   write_plot(os.path.join(args.out, 'study.png'), table, settings)
   print(markdown(table, settings, shown, args.train_steps))
+  cells = []
+  for (setting, method), rows in table.items():
+    source = settings[0] if method in NOISE_FREE else setting
+    row = study_cells.cell_row(
+      os.path.join(args.out, source, method),
+      setting,
+      method,
+      args.seed,
+      args.train_steps,
+      rows,
+    )
+    if row:
+      cells.append(row)
+  study_cells.write_cells(os.path.join(args.out, 'cells.csv'), cells)
+  print(study_cells.cells_markdown(cells))
   print(f'study: {(time.time() - start) / 60:.1f} min in this invocation')
 
 
