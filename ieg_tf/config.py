@@ -230,7 +230,11 @@ class PretrainConfig:
   """Contrastive (SimCLR / C2D) stage on the training images, no labels.
 
   Attributes:
-    pretrain_steps: contrastive steps; 0 skips the stage in --mode=train.
+    pretrain_epochs: the stage's length in epochs of the train split
+      (ceil(epochs x train images / batch_size) steps); 0 = no stage, the
+      method starts from a random init.
+    pretrain_steps: exact contrastive steps, overriding `pretrain_epochs`;
+      0 = sized by `pretrain_epochs`.
     batch_size: GLOBAL contrastive batch (pairs); 0 = RunConfig.batch_size.
     learning_rate: LARS peak LR for the global batch.
     weight_decay: LARS weight decay (BN and biases excluded).
@@ -242,6 +246,7 @@ class PretrainConfig:
       diagnostic (0 disables it).
   """
 
+  pretrain_epochs: float = 0.0
   pretrain_steps: int = 0
   batch_size: int = 0
   learning_rate: float = 1.0

@@ -7,6 +7,7 @@ Mistakes a user can fix end with one `ieg_tf: error: ...` line and exit 2.
 
 import os
 import sys
+import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -118,15 +119,40 @@ def _run_stages(cfg: config_lib.Config, strategy, data) -> dict:
 
     return export.run_export(cfg, strategy, data, state)
   from ieg_tf.pretrain import stage as pretrain_stage
+  from ieg_tf.runtime import stage_lines
 
-  # Pre-training (--pretrain_steps) or --init_checkpoint, unless a training
-  # checkpoint already exists (then training resumes from it).
-  pretrain_stage.maybe_initialize(cfg, strategy, data, state)
+  # The contrastive stage (--pretrain_epochs) or --init_checkpoint, unless a
+  # training checkpoint already exists (then training resumes from it).
+  init = pretrain_stage.maybe_initialize(cfg, strategy, data, state)
+  print(
+    stage_lines.pretrain_line(init, len(data.train), cfg.pretrain.batch_size),
+    flush=True,
+  )
   if cfg.method.label_vote_neighbors > 0:
     from ieg_tf.pretrain import label_prior
 
     train_split = label_prior.attach(cfg, strategy, data, state, train_split)
-  return trainer.train(cfg, strategy, data, train_split, state, step_impl)
+  start = time.time()
+  result = trainer.train(cfg, strategy, data, train_split, state, step_impl)
+  print(
+    stage_lines.train_line(
+      method.value, result, time.time() - start, _last_train_row(run.workdir)
+    ),
+    flush=True,
+  )
+  return result
+
+
+def _last_train_row(workdir: str):
+  """The last training line of <workdir>/metrics.jsonl, or None."""
+  from ieg_tf.runtime import summaries
+
+  rows = [
+    r
+    for r in summaries.read_metrics(workdir)
+    if any(k.startswith('loss/') for k in r)
+  ]
+  return rows[-1] if rows else None
 
 
 def main(argv):

@@ -275,11 +275,20 @@ flags.DEFINE_float(
 )
 
 # --- contrastive pre-training (C2D) -----------------------------------------
+flags.DEFINE_float(
+  'pretrain_epochs',
+  _D.PretrainConfig.pretrain_epochs,
+  'Contrastive (SimCLR) stage on the train images, in epochs of the train '
+  'split, before the method (mode=train) or alone (mode=pretrain); skipped '
+  'when the workdir already holds it or --init_checkpoint gives the '
+  'encoder. 0 = no stage (random init). docs/pipeline.md.',
+  lower_bound=0.0,
+)
 flags.DEFINE_integer(
   'pretrain_steps',
   0,
-  'SimCLR steps on the train images before the method (mode=train) or '
-  'alone (mode=pretrain); 0 = none.',
+  'Exact contrastive steps, overriding --pretrain_epochs; 0 = sized by '
+  '--pretrain_epochs.',
   lower_bound=0,
 )
 flags.DEFINE_string(
@@ -509,6 +518,7 @@ def config_from_flags() -> config_lib.Config:
     precise_bn_batches=FLAGS.precise_bn_batches,
   )
   pretrain = _D.PretrainConfig(
+    pretrain_epochs=FLAGS.pretrain_epochs,
     pretrain_steps=FLAGS.pretrain_steps,
     batch_size=FLAGS.pretrain_batch_size or FLAGS.batch_size,
     learning_rate=FLAGS.pretrain_learning_rate,

@@ -102,6 +102,8 @@ def method_flags(method: str, setting: str, args) -> list[str]:
   flags = [
     f'--noise_type={noise}',
     f'--noise_ratio={ratio}',
+    # Random init unless the cell names its encoder (`_c2d`).
+    '--pretrain_epochs=0',
     f'--network_name={args.network_name}',
     f'--batch_size={args.batch_size}',
     f'--train_steps={args.train_steps}',

@@ -44,6 +44,9 @@ def common_flags(args, data_dir: str) -> list[str]:
     f'--data_dir={data_dir}',
     '--noise_type=uniform',
     f'--noise_ratio={args.noise_ratio}',
+    # The random-init cells stay random; the stage runs as --mode=pretrain
+    # with exact --pretrain_steps, and the C2D cells load it.
+    '--pretrain_epochs=0',
     f'--network_name={args.network_name}',
     f'--batch_size={args.batch_size}',
     f'--probe_per_class={args.probe_per_class}',

@@ -88,7 +88,7 @@ class BadInputsTest(tf.test.TestCase):
       ),
       'probe larger than a class': (['--probe_per_class=1000'], 'probe'),
       'neighbor vote without an encoder': (
-        ['--label_vote_neighbors=5'],
+        ['--label_vote_neighbors=5', '--pretrain_epochs=0'],
         '--init_checkpoint',
       ),
       'neighbor vote for another method': (

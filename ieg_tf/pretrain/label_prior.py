@@ -62,10 +62,12 @@ def check_flags(cfg: config_lib.Config) -> None:
       "--label_vote_neighbors feeds IEG's pseudo-labels; it needs "
       f'--method=ieg, not --method={cfg.method.method.value}.'
     )
-  if cfg.pretrain.pretrain_steps <= 0 and not cfg.run.init_checkpoint:
+  p = cfg.pretrain
+  staged = p.pretrain_steps > 0 or p.pretrain_epochs > 0
+  if not staged and not cfg.run.init_checkpoint:
     raise UserError(
       '--label_vote_neighbors needs a trained encoder: pass '
-      '--init_checkpoint=<pretrain workdir> or --pretrain_steps=N.'
+      '--init_checkpoint=<pretrain workdir> or --pretrain_epochs > 0.'
     )
 
 

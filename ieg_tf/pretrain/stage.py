@@ -1,11 +1,12 @@
 """The contrastive (C2D) stage: SimCLR on the training images, no labels.
 
 Host (cross-replica) context. `--mode=pretrain` runs only this stage;
-`--mode=train --pretrain_steps=N` runs (or resumes, or skips when complete)
-it first, then the chosen method starts from the pre-trained encoder: the
-encoder IS `Network.encoder` (shared with the classifier), the projection
-head is never part of the classifier and the classifier keeps its fresh
-initialization. `--init_checkpoint` instead loads a saved encoder.
+`--mode=train` (by default, `--pretrain_epochs` of the train split) runs, or
+resumes, or skips when complete, it first, then the chosen method starts
+from the pre-trained encoder: the encoder IS `Network.encoder` (shared with
+the classifier), the projection head is never part of the classifier and
+the classifier keeps its fresh initialization. `--init_checkpoint` instead
+loads a saved encoder, and the stage does not run.
 
 State lives in <workdir>/pretrain/checkpoints (encoder, projection head,
 LARS with its step counter); a restarted stage resumes from the newest one.
@@ -20,8 +21,10 @@ checkpoint stays, so a rerun with a lower --pretrain_learning_rate resumes
 from it.
 """
 
+import dataclasses
 import math
 import os
+import time
 
 from absl import logging
 import tensorflow as tf
@@ -47,6 +50,32 @@ LARS_MOMENTUM = 0.9
 NONFINITE_HINT = (
   'Lower --pretrain_learning_rate or raise --pretrain_warmup_steps.'
 )
+
+
+def stage_steps(p: config_lib.PretrainConfig, num_images: int) -> int:
+  """The stage's contrastive steps: exact, or epochs of the train split.
+
+  Args:
+    p: `pretrain_steps` > 0 wins; else `pretrain_epochs` x `num_images`
+      images at the global batch `batch_size`, rounded up.
+    num_images: images of the train split the stage reads.
+
+  Returns:
+    Steps >= 0; 0 = no stage.
+  """
+  if p.pretrain_steps > 0:
+    return p.pretrain_steps
+  if p.pretrain_epochs <= 0 or num_images <= 0:
+    return 0
+  return int(math.ceil(p.pretrain_epochs * num_images / p.batch_size))
+
+
+def _sized(cfg: config_lib.Config, data: PreparedData) -> config_lib.Config:
+  """cfg with `pretrain.pretrain_steps` resolved for this train split."""
+  steps = stage_steps(cfg.pretrain, len(data.train))
+  return dataclasses.replace(
+    cfg, pretrain=dataclasses.replace(cfg.pretrain, pretrain_steps=steps)
+  )
 
 
 def learning_rate_fn(p: config_lib.PretrainConfig):
@@ -203,12 +232,16 @@ def run_stage(
 
   Returns:
     Flat dict: the last logged 'pretrain/*' train metrics (when steps ran),
-    the diagnostics and 'step'.
+    the diagnostics, 'step' (the stage's step now), 'steps_run' (this
+    call's) and 'seconds' (this call's wall clock).
   """
+  start = time.time()
+  cfg = _sized(cfg, data)
   ps = PretrainState(cfg, strategy, network)
   writer = summaries.MetricsWriter(cfg.run.workdir, is_chief(strategy))
   if ps.checkpointer.restore_latest():
     logging.info('Pretrain stage resumes at step %d', ps.step)
+  first = ps.step
   ran = ps.step < cfg.pretrain.pretrain_steps
   result = _train(cfg, strategy, data, ps, writer) if ran else {}
   if ran or always_diagnose:
@@ -226,6 +259,8 @@ def run_stage(
     result.update(diag)
   writer.close()
   result['step'] = ps.step
+  result['steps_run'] = ps.step - first
+  result['seconds'] = time.time() - start
   return result
 
 
@@ -237,23 +272,25 @@ def run_pretrain(cfg, strategy, data: PreparedData, network: Network) -> dict:
     'pretrain/gmm_auc', 'step', ...).
 
   Raises:
-    UserError: --pretrain_steps is 0.
+    UserError: the stage has no steps (--pretrain_epochs=0 and no
+      --pretrain_steps).
   """
-  if cfg.pretrain.pretrain_steps <= 0:
+  if stage_steps(cfg.pretrain, len(data.train)) <= 0:
     raise UserError(
-      '--mode=pretrain needs --pretrain_steps=N > 0 (contrastive steps).'
+      '--mode=pretrain needs --pretrain_epochs > 0 or --pretrain_steps=N > 0.'
     )
   return run_stage(cfg, strategy, data, network, always_diagnose=True)
 
 
-def maybe_initialize(cfg, strategy, data: PreparedData, state) -> None:
+def maybe_initialize(cfg, strategy, data: PreparedData, state) -> dict:
   """Initializes the encoder before training (--mode=train; host).
 
-  Does nothing when the training checkpoint dir already has a checkpoint
-  (training resumes from it). Else runs / resumes / skips the contrastive
-  stage when --pretrain_steps > 0, else loads --init_checkpoint if given.
-  The classifier keeps its fresh initialization; EMA shadows restart from
-  the initialized weights.
+  In this order: a training checkpoint in the workdir wins (training
+  resumes from it); else --init_checkpoint loads a saved encoder; else the
+  contrastive stage runs, resumes, or is skipped when the workdir holds it
+  complete; with no stage steps (--pretrain_epochs=0) the network keeps its
+  random init. The classifier keeps its fresh initialization; EMA shadows
+  restart from the initialized weights.
 
   Args:
     cfg: the run's config.
@@ -261,27 +298,39 @@ def maybe_initialize(cfg, strategy, data: PreparedData, state) -> None:
     data: prepared splits.
     state: `ieg_tf.runtime.trainer.TrainState`.
 
+  Returns:
+    What happened, for the run's stage line: 'init' (one of
+    'resume', 'checkpoint', 'pretrain', 'random') and, for 'pretrain', the
+    `run_stage` dict; 'source' names the checkpoint for 'resume' and
+    'checkpoint'.
+
   Raises:
-    UserError: a missing or incompatible --init_checkpoint.
+    UserError: a missing or incompatible --init_checkpoint, or one given
+      together with --pretrain_steps (two encoders asked for).
   """
   if state.checkpointer.latest:
     logging.info('Training checkpoint found; encoder initialization skipped')
-    return
-  if cfg.pretrain.pretrain_steps > 0:
-    if cfg.run.init_checkpoint:
-      logging.warning(
-        '--init_checkpoint is ignored: --pretrain_steps=%d pre-trains here',
-        cfg.pretrain.pretrain_steps,
+    return {'init': 'resume', 'source': state.checkpointer.latest}
+  if cfg.run.init_checkpoint:
+    if cfg.pretrain.pretrain_steps > 0:
+      raise UserError(
+        f'--init_checkpoint={cfg.run.init_checkpoint} and --pretrain_steps='
+        f'{cfg.pretrain.pretrain_steps} both give the encoder; pass one.'
       )
-    run_stage(cfg, strategy, data, state.network, always_diagnose=False)
-  elif cfg.run.init_checkpoint:
     prefix = encoder_init.load_encoder(cfg.run.init_checkpoint, state.network)
     logging.info('Encoder initialized from %s', prefix)
+    summary = {'init': 'checkpoint', 'source': prefix}
+  elif stage_steps(cfg.pretrain, len(data.train)) > 0:
+    summary = dict(
+      run_stage(cfg, strategy, data, state.network, always_diagnose=False),
+      init='pretrain',
+    )
   else:
-    return
+    return {'init': 'random'}
   if state.ema is not None:
     # The shadows were copied from the random init; restart them here.
     for shadow, var in zip(
       state.ema.shadows, state.network.model.trainable_variables
     ):
       shadow.assign(tf.convert_to_tensor(var.value))
+  return summary

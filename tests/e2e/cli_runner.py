@@ -16,8 +16,24 @@ def shared_data_dir() -> str:
   )
 
 
-def run_main(*flags, timeout=600, env=None):
-  """Returns the CompletedProcess of `python -m ieg_tf.main <flags>`."""
+# Tests of one stage start from a random init whatever the default stage
+# is; the flags a test passes come after it and win (absl keeps the last
+# value of a repeated flag).
+NO_PIPELINE = ('--pretrain_epochs=0',)
+
+
+def run_main(*flags, timeout=600, env=None, pipeline=False):
+  """Returns the CompletedProcess of `python -m ieg_tf.main <flags>`.
+
+  Args:
+    *flags: the job's flags.
+    timeout: seconds before the subprocess is killed.
+    env: extra environment variables.
+    pipeline: keep the default contrastive stage; False runs the method
+      from a random init unless `flags` ask for the stage.
+  """
+  if not pipeline:
+    flags = (*NO_PIPELINE, *flags)
   full_env = dict(os.environ)
   full_env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   full_env['PYTHONPATH'] = (

@@ -34,6 +34,7 @@ from tests.e2e import cli_runner
 _DEADLINE_S = 300
 _STEPS = 2
 _FLAGS = (
+  *cli_runner.NO_PIPELINE,
   '--strategy=multi_worker',
   '--method=ieg',
   '--dataset=digits_uniform_0.8',

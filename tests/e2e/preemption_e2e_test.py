@@ -17,6 +17,7 @@ from tests.e2e import cli_runner
 # for the exit, so only the in-loop stop flag can meet the deadline.
 _CHUNK = 5000
 _FLAGS = (
+  *cli_runner.NO_PIPELINE,
   '--method=supervised',
   '--batch_size=16',
   f'--train_steps={3 * _CHUNK}',

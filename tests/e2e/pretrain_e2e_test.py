@@ -84,6 +84,65 @@ class PretrainE2ETest(tf.test.TestCase):
     )
 
 
+class PipelineE2ETest(tf.test.TestCase):
+  def test_stage_in_epochs_then_an_encoder_from_init_checkpoint(self):
+    workdir = self.create_tempdir().full_path
+    # 1,347 train images at batch 32: a quarter epoch is 11 steps.
+    proc = cli_runner.run_main(
+      f'--workdir={workdir}',
+      '--method=supervised',
+      '--pretrain_epochs=0.25',
+      '--train_steps=10',
+      *_FAST,
+    )
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    lines = proc.stdout.splitlines()
+    stages = [s for s in lines if s.startswith('stage ')]
+    self.assertLen(stages, 2)
+    self.assertStartsWith(
+      stages[0], 'stage pretrain: 11 steps (0.3 epochs of 1347 images) in '
+    )
+    self.assertIn('pretrain/linear_probe_top1=', stages[0])
+    self.assertStartsWith(stages[1], 'stage train: supervised to step 10 in ')
+    self.assertIn('eval/top1=', stages[1])
+    self.assertStartsWith(lines[-1], 'final: step=10 method=supervised')
+    rows = summaries.read_metrics(workdir)
+    self.assertEqual(
+      [r['step'] for r in rows if 'pretrain/loss' in r], [5, 10, 11]
+    )
+
+    # Another run from that encoder: no stage of its own.
+    other = self.create_tempdir().full_path
+    init = f'--init_checkpoint={os.path.join(workdir, "pretrain")}'
+    proc = cli_runner.run_main(
+      f'--workdir={other}',
+      '--method=supervised',
+      '--pretrain_epochs=0.25',
+      init,
+      '--train_steps=5',
+      *_FAST,
+    )
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    self.assertIn(
+      'stage pretrain: skipped, encoder from --init_checkpoint', proc.stdout
+    )
+    self.assertFalse(tf.io.gfile.exists(os.path.join(other, 'pretrain')))
+
+    # Exact stage steps and a checkpoint: one error line, exit 2.
+    proc = cli_runner.run_main(
+      f'--workdir={self.create_tempdir().full_path}',
+      init,
+      '--pretrain_steps=3',
+      '--train_steps=5',
+      *_FAST,
+    )
+    self.assertEqual(proc.returncode, 2)
+    errors = [s for s in proc.stderr.splitlines() if 'ieg_tf: error:' in s]
+    self.assertLen(errors, 1)
+    self.assertIn('both give the encoder', errors[0])
+    self.assertNotIn('Traceback', proc.stderr)
+
+
 class NeighborVoteE2ETest(tf.test.TestCase):
   def test_ieg_with_neighbor_votes_trains_and_resumes(self):
     workdir = self.create_tempdir().full_path

@@ -24,6 +24,7 @@ from tests.e2e import cli_runner
 
 _STEPS = 60
 _FLAGS = (
+  *cli_runner.NO_PIPELINE,
   '--deterministic',
   '--method=supervised',
   '--batch_size=16',

@@ -38,6 +38,11 @@ def data(*, clean: bool = True, channels: int = 1) -> PreparedData:
 
 
 def cfg(workdir: str, pretrain_steps: int, **pretrain) -> config.Config:
+  """A small run; the stage is exactly `pretrain_steps` (0 = no stage).
+
+  `pretrain_epochs` is 0 unless given in `pretrain`, so 0 steps means no
+  stage rather than the default's epochs.
+  """
   base = config.default_config()
   run = dataclasses.replace(
     base.run,
@@ -50,6 +55,7 @@ def cfg(workdir: str, pretrain_steps: int, **pretrain) -> config.Config:
     train_steps=4,
   )
   fields = dict(
+    pretrain_epochs=0.0,
     pretrain_steps=pretrain_steps,
     batch_size=8,
     proj_dim=8,

@@ -67,6 +67,10 @@ class CheckFlagsTest(tf.test.TestCase):
     cfg = _cfg(label_vote_neighbors=5)
     with self.assertRaisesRegex(UserError, '--init_checkpoint'):
       label_prior.check_flags(cfg)
+    epochs = dataclasses.replace(cfg.pretrain, pretrain_epochs=2.0)
+    label_prior.check_flags(dataclasses.replace(cfg, pretrain=epochs))
+    steps = dataclasses.replace(cfg.pretrain, pretrain_steps=3)
+    label_prior.check_flags(dataclasses.replace(cfg, pretrain=steps))
     run = dataclasses.replace(cfg.run, init_checkpoint='/some/dir')
     label_prior.check_flags(dataclasses.replace(cfg, run=run))
 

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ieg_tf import config
 from ieg_tf.errors import UserError
 from ieg_tf.models.registry import build_network
 from ieg_tf.pretrain import contrastive_model, encoder_init, stage
@@ -36,6 +37,32 @@ class ScheduleTest(tf.test.TestCase):
       2.0 * 0.5 * (1 + np.cos(np.pi * (s - 2) / 8)) for s in range(2, 10)
     ]
     self.assertAllClose(got, want, atol=1e-5)
+
+
+class StageStepsTest(tf.test.TestCase):
+  def test_epochs_of_the_train_split_rounded_up_and_exact_steps_win(self):
+    for epochs, images, batch, want in (
+      (1.0, 64, 8, 8),
+      (1.0, 65, 8, 9),
+      (2.5, 100, 32, 8),  # 250 / 32 = 7.8
+      (0.0, 100, 32, 0),
+      (3.0, 0, 32, 0),
+    ):
+      p = config.PretrainConfig(pretrain_epochs=epochs, batch_size=batch)
+      self.assertEqual(stage.stage_steps(p, images), want, (epochs, images))
+      self.assertEqual(
+        want, int(np.ceil(epochs * images / batch)) if images else 0
+      )
+    exact = config.PretrainConfig(
+      pretrain_epochs=50.0, pretrain_steps=3, batch_size=8
+    )
+    self.assertEqual(stage.stage_steps(exact, 1000), 3)
+
+  def test_the_default_run_has_no_stage(self):
+    # Off until the pipeline measures at least as well as the random init
+    # on the demo (docs/pipeline.md).
+    p = config.default_config().pretrain
+    self.assertEqual(stage.stage_steps(p, 1000), 0)
 
 
 class HeadIsNotInClassifierTest(tf.test.TestCase):
@@ -73,7 +100,13 @@ class MaybeInitializeTest(tf.test.TestCase):
     state = self._state(cfg, network)
     encoder_before = _values(network.encoder.weights)
     classifier_before = _values(network.model.layers[-1].weights)
-    stage.maybe_initialize(cfg, tf.distribute.get_strategy(), data, state)
+    summary = stage.maybe_initialize(
+      cfg, tf.distribute.get_strategy(), data, state
+    )
+    self.assertEqual(summary['init'], 'pretrain')
+    self.assertEqual((summary['step'], summary['steps_run']), (4, 4))
+    self.assertGreater(summary['seconds'], 0.0)
+    self.assertIn('pretrain/linear_probe_top1', summary)
 
     ckpt = os.path.join(workdir, 'pretrain', 'checkpoints', 'ckpt-4')
     self.assertTrue(tf.io.gfile.exists(ckpt + '.index'))
@@ -112,9 +145,10 @@ class MaybeInitializeTest(tf.test.TestCase):
     # A second start (no training checkpoint yet) skips the complete stage
     # and still hands over the same encoder.
     again = _network()
-    stage.maybe_initialize(
+    summary = stage.maybe_initialize(
       cfg, tf.distribute.get_strategy(), data, self._state(cfg, again)
     )
+    self.assertEqual((summary['step'], summary['steps_run']), (4, 0))
     self.assertAllClose(_values(again.encoder.weights), pretrained)
     self.assertLen(summaries.read_metrics(workdir), len(rows))
 
@@ -122,10 +156,38 @@ class MaybeInitializeTest(tf.test.TestCase):
     state.checkpointer.save(1)
     fresh = _network()
     fresh_before = _values(fresh.encoder.weights)
-    stage.maybe_initialize(
+    summary = stage.maybe_initialize(
       cfg, tf.distribute.get_strategy(), data, self._state(cfg, fresh)
     )
+    self.assertEqual(summary['init'], 'resume')
     self.assertAllClose(_values(fresh.encoder.weights), fresh_before)
+
+  def test_stage_sized_in_epochs_and_no_stage_at_zero(self):
+    workdir = self.create_tempdir().full_path
+    # 64 train images, batch 8: 1.5 epochs = 12 steps.
+    cfg = fixtures.cfg(workdir, 0, pretrain_epochs=1.5)
+    cfg = dataclasses.replace(
+      cfg, run=dataclasses.replace(cfg.run, log_every_steps=6)
+    )
+    data = fixtures.data()
+    summary = stage.maybe_initialize(
+      cfg, tf.distribute.get_strategy(), data, self._state(cfg, _network())
+    )
+    self.assertEqual((summary['init'], summary['step']), ('pretrain', 12))
+    rows = summaries.read_metrics(workdir)
+    self.assertEqual([r['step'] for r in rows if 'pretrain/loss' in r], [6, 12])
+
+    off = fixtures.cfg(self.create_tempdir().full_path, 0)
+    network = _network()
+    before = _values(network.encoder.weights)
+    summary = stage.maybe_initialize(
+      off, tf.distribute.get_strategy(), data, self._state(off, network)
+    )
+    self.assertEqual(summary, {'init': 'random'})
+    self.assertAllClose(_values(network.encoder.weights), before)
+    self.assertFalse(
+      tf.io.gfile.exists(os.path.join(off.run.workdir, 'pretrain'))
+    )
 
   def test_init_checkpoint_from_pretrain_and_train_checkpoints(self):
     source_dir = self.create_tempdir().full_path
@@ -152,14 +214,35 @@ class MaybeInitializeTest(tf.test.TestCase):
           fixtures.cfg(workdir, 0).run, init_checkpoint=path
         ),
       )
+      # The default's epochs do not run a stage: the checkpoint is the
+      # encoder.
+      init_cfg = dataclasses.replace(
+        init_cfg,
+        pretrain=dataclasses.replace(init_cfg.pretrain, pretrain_epochs=100.0),
+      )
       target = _network(num_classes=classes)
-      stage.maybe_initialize(
+      summary = stage.maybe_initialize(
         init_cfg,
         tf.distribute.get_strategy(),
         fixtures.data(),
         self._state(init_cfg, target),
       )
+      self.assertEqual(summary['init'], 'checkpoint')
       self.assertAllClose(_values(target.encoder.weights), want)
+      self.assertFalse(tf.io.gfile.exists(os.path.join(workdir, 'pretrain')))
+
+    # Exact stage steps AND a checkpoint: two encoders asked for.
+    both = dataclasses.replace(
+      init_cfg,
+      pretrain=dataclasses.replace(init_cfg.pretrain, pretrain_steps=2),
+    )
+    with self.assertRaisesRegex(UserError, 'both give the encoder'):
+      stage.maybe_initialize(
+        both,
+        tf.distribute.get_strategy(),
+        fixtures.data(),
+        self._state(both, _network(num_classes=5)),
+      )
 
     with self.assertRaisesRegex(UserError, 'does not exist'):
       encoder_init.load_encoder(os.path.join(source_dir, 'nope'), _network())
