@@ -100,6 +100,7 @@ def ieg_final_loss(
   global_batch: int,
   num_replicas: int,
   mixup_confidence_threshold: float = 0.0,
+  mixup_row_targets: tf.Tensor | None = None,
 ) -> dict[str, tf.Tensor]:
   """All terms of IEG's final loss for one replica.
 
@@ -136,6 +137,9 @@ def ieg_final_loss(
     global_batch: noisy examples per step over all replicas.
     num_replicas: replicas in sync.
     mixup_confidence_threshold: see `confident_rows` (0 = reference).
+    mixup_row_targets: float [B, C] the targets the noisy rows were mixed
+      with (before mixing), which the gate decides on; None = the
+      pseudo-labels (the reference's MixUp targets).
 
   Returns:
     Dict of per-replica, UNSCALED terms 'relabel', 'reweight', 'l_loss',
@@ -163,7 +167,10 @@ def ieg_final_loss(
     kept = tf.zeros([batch], dtype)
   else:
     l_ce, u_ce = mixup_xe_terms(mix_logits, mix_targets, batch)
-    kept = confident_rows(g, mixup_confidence_threshold)
+    row_targets = g if mixup_row_targets is None else mixup_row_targets
+    kept = confident_rows(
+      tf.cast(row_targets, dtype), mixup_confidence_threshold
+    )
   kept_rows = tf.concat([kept, kept], axis=0)
   any_kept = tf.cast(tf.reduce_sum(kept) > 0, dtype)
   penalty = tf.cast(penalty, dtype)

@@ -143,6 +143,8 @@ class IegMetaOutput(NamedTuple):
       (`label_evidence.estimate_label_accuracy`).
     label_posterior: float32 [B] r, the posterior that each given label is
       right (`label_evidence.label_posterior`).
+    class_posterior: float32 [B, C] q, the posterior over each example's
+      true class (`label_evidence.true_class_posterior`).
   """
 
   weights: tf.Tensor
@@ -157,6 +159,7 @@ class IegMetaOutput(NamedTuple):
   agreement: Any = None
   label_accuracy: Any = None
   label_posterior: Any = None
+  class_posterior: Any = None
 
 
 def ieg_meta_step(
@@ -305,4 +308,7 @@ def ieg_meta_step(
     agreement=agreement,
     label_accuracy=label_accuracy,
     label_posterior=posterior,
+    class_posterior=label_evidence.true_class_posterior(
+      evidence, labels, label_accuracy
+    ),
   )

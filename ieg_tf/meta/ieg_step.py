@@ -211,10 +211,17 @@ class IegStep:
         strong_logits = meta.view_logits[1]
       else:  # K = 1: the strong view still feeds MixUp and consistency.
         strong_logits = forward(params, train['image_strong'])
-      mix_logits = mix_targets = None
+      mix_logits = mix_targets = mixup_pseudo_labels = None
       if m.ce_factor > 0 or m.consistency_factor > 0:
         mixup_pseudo_labels = meta.pseudo_labels
-        if m.mixup_distribution_alignment:
+        if m.relabel_rule == 'evidence':
+          # MixUp trains towards the posterior over the true class, not the
+          # pseudo-label alone: with trusted labels that is the given label
+          # (docs/algorithm.md, "MixUp targets on evidence").
+          mixup_pseudo_labels = tf.cast(
+            meta.class_posterior, meta.pseudo_labels.dtype
+          )
+        elif m.mixup_distribution_alignment:
           mixup_pseudo_labels = label_guess.align_to_uniform(
             tf.stop_gradient(mixup_pseudo_labels)
           )
@@ -247,6 +254,7 @@ class IegStep:
         global_batch=ctx.global_batch,
         num_replicas=slices,
         mixup_confidence_threshold=m.mixup_confidence_threshold,
+        mixup_row_targets=mixup_pseudo_labels,
       )
     grads = tape.gradient(terms['total'], params)
     clean = ctx.clean_labels_known

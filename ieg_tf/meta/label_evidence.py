@@ -123,6 +123,39 @@ def label_posterior(
   return right / tf.maximum(right + wrong, _TINY)
 
 
+def true_class_posterior(
+  evidence: tf.Tensor, labels: tf.Tensor, label_accuracy: tf.Tensor
+) -> tf.Tensor:
+  """q_i, the posterior over the TRUE class of each example.
+
+  Bayes' rule with the network's evidence as the prior and the symmetric
+  noise model of `label_posterior` as the likelihood of the given label:
+  q_i(c) proportional to e_i(c) * (rho if c = y_i else (1 - rho) / (C - 1)).
+  Its entry at y_i is `label_posterior`'s r_i. IEG's MixUp trains towards it
+  under `--relabel_rule=evidence`: with trusted labels (rho near 1) it is
+  the given label, with a network that knows better than the labels it
+  leans to the network's guess, and in between it is as soft as the
+  evidence is (docs/algorithm.md, "MixUp targets on evidence").
+
+  Args:
+    evidence: float [B, C] distributions e.
+    labels: int [B] given labels.
+    label_accuracy: float scalar rho in [0, 1].
+
+  Returns:
+    float32 [B, C], rows summing to 1 (a row of e with no mass gets the
+    given label's one-hot).
+  """
+  evidence = tf.stop_gradient(tf.cast(evidence, tf.float32))
+  num_classes = evidence.shape[-1]
+  onehot = tf.one_hot(tf.cast(labels, tf.int32), num_classes)
+  rho = tf.cast(label_accuracy, tf.float32)
+  off = (1.0 - rho) / float(max(num_classes - 1, 1))
+  joint = evidence * (onehot * rho + (1.0 - onehot) * off)
+  total = tf.reduce_sum(joint, axis=-1, keepdims=True)
+  return tf.where(total > _TINY, joint / tf.maximum(total, _TINY), onehot)
+
+
 def evidence_keep(
   posterior: tf.Tensor, label_accuracy: tf.Tensor, model_accuracy: tf.Tensor
 ) -> tf.Tensor:

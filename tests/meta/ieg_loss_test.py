@@ -305,6 +305,30 @@ class IegFinalLossTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(terms['mixup_effective_factor'], 0.0)
     self.assertAllClose(terms['xe_loss'], l_ce.mean())
 
+  def test_gate_reads_the_rows_mixup_targets_when_given(self):
+    # Flat pseudo-labels would drop every row; the rows were mixed with
+    # other targets (the evidence posterior), and the gate decides on those.
+    a = _inputs(11)
+    a['pseudo_labels'] = np.full((_B, _C), 1.0 / _C)
+    rng = np.random.default_rng(12)
+    row_targets = rng.dirichlet(np.full(_C, 0.3), _B)
+    kept = row_targets.max(-1) >= 0.6
+    self.assertBetween(kept.mean(), 0.01, 0.99)
+    terms = _call(
+      a,
+      grad_eps_init=0.9,
+      ce_factor=5.0,
+      consistency_factor=20.0,
+      global_batch=_B,
+      num_replicas=1,
+      mixup_confidence_threshold=0.6,
+      mixup_row_targets=tf.constant(row_targets),
+    )
+    _, _, _, u_ce, _ = _oracle_terms(a, 0.9, 5.0, 20.0)
+    rows = np.concatenate([kept, kept])
+    self.assertAllClose(terms['mixup_kept'], kept.mean())
+    self.assertAllClose(terms['u_loss'], (u_ce * rows).sum() / rows.sum())
+
   def test_one_hot_pseudo_labels_keep_every_noisy_row(self):
     # Through the real MixUp: the old gate on the MIXED target's largest
     # entry rejects rows mixed with a partner of another class, the

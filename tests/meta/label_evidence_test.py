@@ -93,6 +93,37 @@ class LabelEvidenceTest(tf.test.TestCase, parameterized.TestCase):
     got = le.label_posterior(tf.constant(e), tf.constant(y), tf.constant(rho))
     self.assertAllClose(got, want, atol=1e-6)
 
+  def test_true_class_posterior_oracle(self):
+    rng = np.random.default_rng(5)
+    e = rng.dirichlet(np.ones(5), 8)
+    y = rng.integers(0, 5, 8)
+    rho = 0.6
+    t = np.full((5, 5), (1 - rho) / 4)
+    np.fill_diagonal(t, rho)
+    joint = e * t[:, y].T
+    want = joint / joint.sum(-1, keepdims=True)
+    got = le.true_class_posterior(
+      tf.constant(e), tf.constant(y), tf.constant(rho)
+    )
+    self.assertAllClose(got, want, atol=1e-6)
+    # Its entry at the given label is label_posterior's r.
+    r = le.label_posterior(tf.constant(e), tf.constant(y), tf.constant(rho))
+    self.assertAllClose(got.numpy()[np.arange(8), y], r, atol=1e-6)
+
+  def test_true_class_posterior_limits(self):
+    e = tf.constant([[0.7, 0.2, 0.1], [0.0, 0.0, 0.0]])
+    y = tf.constant([1, 2])
+    # Trusted labels: the given label, whatever the network says; an
+    # evidence row without mass falls back to the given label.
+    self.assertAllClose(
+      le.true_class_posterior(e, y, tf.constant(1.0)),
+      [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+    )
+    # Labels at chance (rho = 1/C): the network's evidence unchanged.
+    self.assertAllClose(
+      le.true_class_posterior(e, y, tf.constant(1.0 / 3.0))[0], [0.7, 0.2, 0.1]
+    )
+
   def test_evidence_keep_cases(self):
     posterior = tf.constant([0.2, 0.49, 0.5, 0.9])
     # Gate open (a > rho): labels with r < 1/2 may go.

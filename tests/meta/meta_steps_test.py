@@ -287,8 +287,11 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     self.assertNotAllClose(beta, xe(mixup_mode='beta', mixup_alpha=3.0))
 
   def test_mixup_gate_and_alignment_reach_the_loss(self):
+    # The reference rule mixes towards the pseudo-labels, which the gate
+    # and the alignment act on.
     def out(**kwargs):
-      return self._compute(self._step(_M.IEG, **kwargs), _batch()).metrics
+      step = self._step(_M.IEG, relabel_rule='reference', **kwargs)
+      return self._compute(step, _batch()).metrics
 
     base = out(mixup_confidence_threshold=0.0)
     self.assertAllClose(base['mixup/kept_fraction'], 1.0)
@@ -302,6 +305,37 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     # Neither touches the re-labeled CE (the meta step is unchanged).
     self.assertAllClose(base['loss/relabel'], aligned['loss/relabel'])
     self.assertAllClose(base['loss/relabel'], gated['loss/relabel'])
+
+  @parameterized.parameters(0.4, 0.6)
+  def test_evidence_rule_mixes_towards_the_class_posterior(self, threshold):
+    batch = _batch()
+
+    def out(**kwargs):
+      step = self._step(_M.IEG, mixup_confidence_threshold=threshold, **kwargs)
+      return self._compute(step, batch).metrics
+
+    evidence = out(relabel_rule='evidence')
+    reference = out(relabel_rule='reference')
+    self.assertNotAllClose(evidence['loss/xemin'], reference['loss/xemin'])
+    # The gate decides on each row's own MixUp target: q(c) proportional to
+    # e(c) * (rho if c is the given label else (1 - rho) / (C - 1)).
+    probs = [
+      tf.nn.softmax(
+        self.model.stateless_call(
+          self.params, [], batch['train'][k], training=True
+        )[0]
+      ).numpy()
+      for k in ('image_weak', 'image_strong')
+    ]
+    e = (probs[0] + probs[1]) / 2
+    labels = batch['train']['label'].numpy()
+    rho = 1.0 - float(evidence['evidence/noise_rate'])
+    onehot = np.eye(_C)[labels]
+    q = e * (onehot * rho + (1 - onehot) * (1 - rho) / (_C - 1))
+    q /= q.sum(-1, keepdims=True)
+    self.assertAllClose(
+      evidence['mixup/kept_fraction'], np.mean(q.max(-1) >= threshold)
+    )
 
   @parameterized.parameters(_M.IEG, _M.L2R)
   def test_weight_rule_and_confidence_mix_reach_the_weights(self, method):
