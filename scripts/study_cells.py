@@ -17,8 +17,9 @@ import os
 # The share of the budget, at its end, that the diagnostics average over.
 DIAGNOSTIC_WINDOW = 0.2
 # (column, metric, metric it is weighted by or None). The two accuracies are
-# over the replaced examples only, so a chunk that replaced nothing logs 0:
-# they are averaged weighted by the replaced fraction.
+# ratios over each log line's replaced examples (pooled over the line's
+# steps, `summaries.pooled_ratios`); weighted by the replaced fraction, their
+# mean over the lines is the ratio over every replaced example of the window.
 DIAGNOSTICS = (
   ('replaced', 'relabel/replaced_fraction', None),
   ('replacement_acc', 'relabel/replacement_accuracy', 'replaced'),

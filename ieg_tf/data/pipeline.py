@@ -9,7 +9,8 @@ Batch contract (DESIGN.md):
   train:  {'image_weak', ['image_strong'], 'label', 'id', 'index',
            ['clean_label', 'is_noisy'], ['label_prior' float32 [C] with
            IEG's --label_vote_neighbors]}
-  meta:   {'train': <train>, 'probe': {'image', 'label', 'id'}}
+  meta:   {'train': <train>, 'probe': {'image', 'label', 'id', 'holdout'
+           bool: a row IEG's MixUp must not train on}}
   eval:   {'image', 'label', 'mask'}
 
 Randomness and resume: the train stream is a pure function of (seed, step).
@@ -26,6 +27,7 @@ tens of thousands of images; see README "Deterministic resume".)
 import dataclasses
 from typing import Callable
 
+import numpy as np
 import tensorflow as tf
 
 from ieg_tf.augment import views
@@ -228,12 +230,13 @@ def train_dataset_fn(
       )
     return out
 
-  def probe_view(element, seed):
+  def probe_view(element, seed, holdout_table):
     image = views.weak_view(element['image'], seed, flip=spec.flip)
     return {
       'image': views.to_float(image),
       'label': element['label'],
       'id': element['id'],
+      'holdout': holdout_table.lookup(tf.cast(element['id'], tf.int64)) > 0,
     }
 
   def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -295,7 +298,18 @@ def train_dataset_fn(
           .unbatch()
         )
         pds = _with_view_seeds(pds, start, seed + 2)
-      pds = pds.map(probe_view, num_parallel_calls=tf.data.AUTOTUNE)
+      # A fixed half of the probe, by example id (`probe.holdout_flags`).
+      holdout_table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+          tf.constant(np.asarray(probe.ids, np.int64)),
+          tf.constant(probe_lib.holdout_flags(probe.labels).astype(np.int64)),
+        ),
+        default_value=tf.constant(0, tf.int64),
+      )
+      pds = pds.map(
+        lambda element, seed: probe_view(element, seed, holdout_table),
+        num_parallel_calls=tf.data.AUTOTUNE,
+      )
       pds = pds.batch(batch, drop_remainder=True)
       ds = tf.data.Dataset.zip({'train': ds, 'probe': pds})
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -94,6 +94,27 @@ def balanced_cycle(labels: np.ndarray) -> np.ndarray:
   return np.asarray(rounds, np.int64).reshape(-1)
 
 
+def holdout_flags(labels: np.ndarray) -> np.ndarray:
+  """Which probe rows IEG's MixUp must not train on (`meta/probe_holdout.py`).
+
+  Every second example of each class, in stored order (its 2nd, 4th, ...),
+  so the held-out half is class-balanced to within one per class, and a
+  class with a single example keeps it for training.
+
+  Args:
+    labels: int [N] classes of the probe rows.
+
+  Returns:
+    bool [N], True for held-out rows.
+  """
+  labels = np.asarray(labels)
+  rank = np.zeros(len(labels), np.int64)
+  for c in np.unique(labels):
+    members = np.flatnonzero(labels == c)
+    rank[members] = np.arange(len(members))
+  return rank % 2 == 1
+
+
 def probe_size_per_class(
   num_examples: int,
   num_classes: int,

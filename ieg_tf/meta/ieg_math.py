@@ -13,6 +13,7 @@ from ieg_tf.meta import label_evidence
 from ieg_tf.meta import label_guess
 from ieg_tf.meta import lookahead
 from ieg_tf.meta import losses
+from ieg_tf.meta import probe_holdout as probe_holdout_lib
 from ieg_tf.meta import weight_rules
 
 
@@ -139,6 +140,8 @@ class IegMetaOutput(NamedTuple):
     weak_state: the state `weak_forward` returned, or None.
     agreement: float32 scalar m, share of the slice whose evidence's argmax
       is the given label (`label_evidence.label_agreement`).
+    model_accuracy: scalar a, the network's probe accuracy the evidence
+      reads: on the held-out probe rows when given, else `probe_accuracy`.
     label_accuracy: float32 scalar rho, the estimated share of right labels
       (`label_evidence.estimate_label_accuracy`).
     label_posterior: float32 [B] r, the posterior that each given label is
@@ -157,6 +160,7 @@ class IegMetaOutput(NamedTuple):
   pseudo_labels: tf.Tensor
   weak_state: Any = None
   agreement: Any = None
+  model_accuracy: Any = None
   label_accuracy: Any = None
   label_posterior: Any = None
   class_posterior: Any = None
@@ -185,6 +189,7 @@ def ieg_meta_step(
   prior: tf.Tensor | None = None,
   prior_mix: float = 0.0,
   prior_confidence: bool = False,
+  probe_holdout: tf.Tensor | None = None,
 ) -> IegMetaOutput:
   """IEG's re-weighting and re-labeling for one replica's batch (§1.6).
 
@@ -224,6 +229,9 @@ def ieg_meta_step(
     prior_mix: its share (`--label_vote_mix`).
     prior_confidence: `confidence_mix` reads p(given label) from `prior`
       instead of the network (`--weight_confidence_source=vote`).
+    probe_holdout: optional bool [P], the probe rows MixUp does not train
+      on: the evidence reads the network's accuracy a on these rows only
+      (`probe_holdout.held_out_accuracy`); None = on the whole probe batch.
 
   Returns:
     An `IegMetaOutput`.
@@ -274,8 +282,13 @@ def ieg_meta_step(
   agreement = label_evidence.label_agreement(
     label_evidence.view_evidence(result.aux['view_logits'][:1]), labels
   )
+  model_accuracy = result.probe_accuracy
+  if probe_holdout is not None:
+    model_accuracy = probe_holdout_lib.held_out_accuracy(
+      result.probe_correct, probe_holdout
+    )
   label_accuracy = label_evidence.estimate_label_accuracy(
-    agreement, result.probe_accuracy, evidence.shape[-1]
+    agreement, model_accuracy, evidence.shape[-1]
   )
   posterior = label_evidence.label_posterior(evidence, labels, label_accuracy)
   if relabel_rule == 'confidence':
@@ -286,7 +299,7 @@ def ieg_meta_step(
     # The meta-gradient proposes, the evidence may veto: a label goes only
     # where both say so.
     keep = label_evidence.evidence_keep(
-      posterior, label_accuracy, result.probe_accuracy
+      posterior, label_accuracy, model_accuracy
     )
     proposed = lookahead.ieg_relabel(grad_eps)
     eps = tf.maximum(proposed, tf.cast(keep, proposed.dtype))
@@ -306,6 +319,7 @@ def ieg_meta_step(
     pseudo_labels=result.aux['pseudo_labels'],
     weak_state=result.aux['weak_state'],
     agreement=agreement,
+    model_accuracy=model_accuracy,
     label_accuracy=label_accuracy,
     label_posterior=posterior,
     class_posterior=label_evidence.true_class_posterior(

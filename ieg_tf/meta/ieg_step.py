@@ -26,6 +26,7 @@ from ieg_tf.meta import (
   meta_diagnostics,
   meta_groups,
   mixup,
+  probe_holdout,
 )
 from ieg_tf.meta.step_api import StepContext, StepOutput, accuracy, rampup
 
@@ -105,6 +106,8 @@ class IegStep:
     if clean:
       names.append('acc/train_clean')
     self.metric_names = tuple(names)
+    # Divided at each log line (`summaries.pooled_ratios`).
+    self.pooled_ratios = meta_diagnostics.RELABEL_POOLED_RATIOS if clean else {}
 
   def compute(
     self, params, non_trainable, slots, batch, seed, step, extra=None
@@ -120,7 +123,8 @@ class IegStep:
         for K > 2, see `view_keys`): float32 [B, H, W, C], 'label': int32
         [B], 'index': int32 [B], optional 'label_prior': float32 [B, C]
         (the neighbor vote mixed into the pseudo-label), ...},
-        'probe': {'image', 'label'}}.
+        'probe': {'image', 'label', optional 'holdout' bool [P] (the rows
+        MixUp leaves out under --relabel_rule=evidence)}}.
       seed: int [2] stateless seed for MixUp.
       step: int64 scalar, optimizer steps so far (drives the ramp-up).
       extra: unused (IEG owns no variables).
@@ -175,6 +179,11 @@ class IegStep:
     slices = meta_groups.num_slices(ctx)
     train, probe = batch['train'], batch['probe']
     labels = train['label']
+    # Under the evidence rule MixUp trains on one half of the probe and the
+    # evidence measures the network on the other (`probe_holdout.py`).
+    holdout = None
+    if m.relabel_rule == 'evidence' and 'holdout' in probe:
+      holdout = probe['holdout']
 
     def forward(p, x):
       return ctx.forward(p, non_trainable, x, training=True)[0]
@@ -205,6 +214,7 @@ class IegStep:
         prior=self._prior(train),
         prior_mix=m.label_vote_mix,
         prior_confidence=m.weight_confidence_source == 'vote',
+        probe_holdout=holdout,
       )
       weak_logits = meta.view_logits[0]
       if len(meta.view_logits) > 1:
@@ -225,10 +235,15 @@ class IegStep:
           mixup_pseudo_labels = label_guess.align_to_uniform(
             tf.stop_gradient(mixup_pseudo_labels)
           )
+        mix_probe_images, mix_probe_labels = probe['image'], probe['label']
+        if holdout is not None:
+          rows = probe_holdout.mixup_rows(holdout)
+          mix_probe_images = tf.gather(mix_probe_images, rows)
+          mix_probe_labels = tf.gather(mix_probe_labels, rows)
         mix_images, mix_targets = mixup.probe_noisy_mixup(
           seed,
-          probe['image'],
-          probe['label'],
+          mix_probe_images,
+          mix_probe_labels,
           train['image_weak'],
           train['image_strong'],
           mixup_pseudo_labels,
@@ -279,7 +294,7 @@ class IegStep:
     )
     metrics.update(
       meta_diagnostics.evidence_metrics(
-        meta.label_accuracy, meta.agreement, meta.probe_accuracy, train, clean
+        meta.label_accuracy, meta.agreement, meta.model_accuracy, train, clean
       )
     )
     if clean:

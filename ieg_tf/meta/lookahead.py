@@ -39,12 +39,15 @@ class LookaheadResult(NamedTuple):
     probe_accuracy: scalar top-1 accuracy of f(theta') on the probe batch.
     aux: whatever `batch_loss_fn` returned as auxiliary output (has_aux=True),
       else None.
+    probe_correct: float [P] 1 where f(theta') is right on that probe row
+      (its mean is `probe_accuracy`), for accuracies over a subset of rows.
   """
 
   meta_grads: list
   probe_loss: tf.Tensor
   probe_accuracy: tf.Tensor
   aux: Any = None
+  probe_correct: Any = None
 
 
 def virtual_step(
@@ -120,7 +123,8 @@ def probe_objective(
     weight_decay: wd, a Python float.
 
   Returns:
-    (loss scalar, accuracy scalar), both in the logits' dtype.
+    (loss scalar, correct [P]): the loss and 1 / 0 per probe row where the
+    argmax is the label, both in the logits' dtype.
   """
   logits = forward(list(params), probe_images)
   ce = tf.reduce_mean(losses.sparse_cross_entropy(probe_labels, logits))
@@ -129,8 +133,7 @@ def probe_objective(
     tf.argmax(logits, axis=-1, output_type=tf.int32),
     tf.cast(probe_labels, tf.int32),
   )
-  accuracy = tf.reduce_mean(tf.cast(correct, logits.dtype))
-  return ce + penalty, accuracy
+  return ce + penalty, tf.cast(correct, logits.dtype)
 
 
 def lookahead_gradients(
@@ -194,14 +197,20 @@ def lookahead_gradients(
   # needed from it, and it is pulled back through theta'(phi) below.
   with tf.GradientTape(watch_accessed_variables=False) as probe_tape:
     probe_tape.watch(new_params)
-    probe_loss, probe_accuracy = probe_objective(
+    probe_loss, probe_correct = probe_objective(
       forward, new_params, probe_images, probe_labels, decay_mask, weight_decay
     )
   v = probe_tape.gradient(probe_loss, new_params, unconnected_gradients=zero)
   meta_grads = outer.gradient(
     new_params, meta_vars, output_gradients=v, unconnected_gradients=zero
   )
-  return LookaheadResult(meta_grads, probe_loss, probe_accuracy, aux)
+  return LookaheadResult(
+    meta_grads,
+    probe_loss,
+    tf.reduce_mean(probe_correct),
+    aux,
+    probe_correct=probe_correct,
+  )
 
 
 def ieg_weights(grad_w: tf.Tensor) -> tf.Tensor:

@@ -119,6 +119,13 @@ def relabel_metrics(
 ) -> dict:
   """Statistics of the binary re-labeling eps* for one slice.
 
+  The ratios over the replaced (or noisy) examples are not computed here:
+  a slice that replaces nothing has no such ratio, and a mean of per-step
+  ratios over steps that replaced 1 or 100 examples weighs them alike. The
+  slice logs shares of ALL its examples instead (means that average
+  correctly over replicas and steps); the host divides them at each log line
+  (`RELABEL_POOLED_RATIOS`, `summaries.pooled_ratios`).
+
   Args:
     eps: float [n] eps* in {0, 1}; 0 = the given label is replaced by g.
     pseudo_labels: float [n, C] g.
@@ -127,30 +134,31 @@ def relabel_metrics(
     clean_known: whether the batch has true labels.
 
   Returns:
-    {'relabel/replaced_fraction'} and, with clean labels,
-    {'relabel/precision' (replaced examples that were noisy),
-    'relabel/recall' (noisy examples that were replaced),
-    'relabel/replacement_accuracy' (argmax g == true label, over the
-    replaced examples), 'relabel/replaced_label_accuracy' (given label ==
-    true label, over the same examples: replacing helps where the first is
-    higher), 'pseudo/accuracy' (argmax g == true label, all examples)}; 0
-    where undefined (no example replaced / no noisy example).
+    {'relabel/replaced_fraction'} and, with clean labels, the shares of the
+    slice's examples that were replaced and noisy
+    ('relabel/replaced_noisy_share'), replaced by a pseudo-label whose
+    argmax is the true label ('relabel/replaced_right_share'), replaced
+    while their given label was right ('relabel/replaced_clean_share'),
+    the noisy share ('relabel/noisy_fraction'), and 'pseudo/accuracy'
+    (argmax g == true label, all examples).
   """
   replaced = tf.cast(eps, tf.float32) < 0.5
-  out = {
-    'relabel/replaced_fraction': tf.reduce_mean(tf.cast(replaced, tf.float32))
-  }
+
+  def share(mask):
+    return tf.reduce_mean(tf.cast(mask, tf.float32))
+
+  out = {'relabel/replaced_fraction': share(replaced)}
   if clean_known:
     noisy = batch['is_noisy']
-    out['relabel/precision'] = _masked_mean(noisy, replaced)
-    out['relabel/recall'] = _masked_mean(replaced, noisy)
     guess = tf.argmax(pseudo_labels, axis=-1, output_type=tf.int32)
     guess_right = tf.equal(guess, tf.cast(batch['clean_label'], tf.int32))
-    out['relabel/replacement_accuracy'] = _masked_mean(guess_right, replaced)
-    out['relabel/replaced_label_accuracy'] = _masked_mean(
-      tf.logical_not(noisy), replaced
+    out['relabel/replaced_noisy_share'] = share(replaced & noisy)
+    out['relabel/replaced_right_share'] = share(replaced & guess_right)
+    out['relabel/replaced_clean_share'] = share(
+      replaced & tf.logical_not(noisy)
     )
-    out['pseudo/accuracy'] = tf.reduce_mean(tf.cast(guess_right, tf.float32))
+    out['relabel/noisy_fraction'] = share(noisy)
+    out['pseudo/accuracy'] = share(guess_right)
   return out
 
 
@@ -159,13 +167,38 @@ def relabel_metric_names(clean_known: bool) -> list:
   names = ['relabel/replaced_fraction']
   if clean_known:
     names += [
-      'relabel/precision',
-      'relabel/recall',
-      'relabel/replacement_accuracy',
-      'relabel/replaced_label_accuracy',
+      'relabel/replaced_noisy_share',
+      'relabel/replaced_right_share',
+      'relabel/replaced_clean_share',
+      'relabel/noisy_fraction',
       'pseudo/accuracy',
     ]
   return names
+
+
+# Ratios of `relabel_metrics` shares, pooled over a log interval:
+# {logged name: (numerator share, denominator share)}.
+#   precision                 replaced examples that were noisy
+#   recall                    noisy examples that were replaced
+#   replacement_accuracy      replaced examples whose pseudo-label's argmax is
+#                             the true label
+#   replaced_label_accuracy   replaced examples whose given label was right:
+#                             replacing helps where the line above is higher
+RELABEL_POOLED_RATIOS = {
+  'relabel/precision': (
+    'relabel/replaced_noisy_share',
+    'relabel/replaced_fraction',
+  ),
+  'relabel/recall': ('relabel/replaced_noisy_share', 'relabel/noisy_fraction'),
+  'relabel/replacement_accuracy': (
+    'relabel/replaced_right_share',
+    'relabel/replaced_fraction',
+  ),
+  'relabel/replaced_label_accuracy': (
+    'relabel/replaced_clean_share',
+    'relabel/replaced_fraction',
+  ),
+}
 
 
 def evidence_metrics(
@@ -186,7 +219,8 @@ def evidence_metrics(
 
   Returns:
     float32 scalars 'evidence/noise_rate' (1 - rho), 'evidence/agreement'
-    (m), 'evidence/gate_open' (1 while a > rho: re-labeling allowed) and,
+    (m), 'evidence/model_accuracy' (a), 'evidence/gate_open' (1 while
+    a > rho: re-labeling allowed) and,
     with clean labels, 'evidence/true_noise_rate' (the slice's wrong
     labels, to compare with the estimate).
   """
@@ -194,6 +228,7 @@ def evidence_metrics(
   out = {
     'evidence/noise_rate': 1.0 - rho,
     'evidence/agreement': tf.cast(agreement, tf.float32),
+    'evidence/model_accuracy': tf.cast(model_accuracy, tf.float32),
     'evidence/gate_open': tf.cast(
       tf.cast(model_accuracy, tf.float32) > rho, tf.float32
     ),
@@ -207,7 +242,12 @@ def evidence_metrics(
 
 def evidence_metric_names(clean_known: bool) -> list:
   """The keys `evidence_metrics` returns, in a fixed order."""
-  names = ['evidence/noise_rate', 'evidence/agreement', 'evidence/gate_open']
+  names = [
+    'evidence/noise_rate',
+    'evidence/agreement',
+    'evidence/model_accuracy',
+    'evidence/gate_open',
+  ]
   if clean_known:
     names.append('evidence/true_noise_rate')
   return names

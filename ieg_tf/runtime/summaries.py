@@ -117,18 +117,56 @@ def last_eval(workdir: str) -> dict | None:
   return rows[-1] if rows else None
 
 
+def pooled_ratios(means: dict, ratios: dict) -> dict:
+  """Turns pooled shares into the ratios they define (host, pure python).
+
+  sum_t num_t / sum_t den_t over the steps (and replicas) of an interval is
+  mean(num) / mean(den) of the interval's means, so dividing the window's
+  means gives the ratio over every example of the interval.
+
+  Args:
+    means: {metric: float} an interval's means (`MetricWindow`).
+    ratios: {ratio name: (numerator, denominator)} (e.g. `meta_diagnostics.RELABEL_POOLED_RATIOS`).
+
+  Returns:
+    A copy of `means` with each ratio whose two shares are present added
+    (0.0 when the denominator is 0: no example of the interval was replaced
+    / noisy) and the numerator shares removed (the denominators stay: they
+    are metrics of their own).
+  """
+  out = dict(means)
+  numerators = set()
+  for name, (num, den) in ratios.items():
+    if num in means and den in means:
+      out[name] = means[num] / means[den] if means[den] > 0 else 0.0
+      numerators.add(num)
+  for num in numerators:
+    out.pop(num, None)
+  return out
+
+
 class MetricWindow(tf.Module):
   """Train-metric sums since the last log line, kept in the checkpoint.
 
   The compiled loop returns per-chunk means; the host adds mean * steps here
   and writes sum / steps at each log step. Being variables (float64, host),
   the sums survive a resume in the middle of a log interval, so the next
-  line is the same as in an uninterrupted run.
+  line is the same as in an uninterrupted run. Ratios over a subset of the
+  examples (e.g. the accuracy of the replaced labels) are logged by the step
+  as two shares of all examples and divided here, at the flush, so the line
+  holds the ratio over every example of the interval
+  (`pooled_ratios`).
   """
 
-  def __init__(self, names, name: str = 'train_metric_window'):
+  def __init__(self, names, name: str = 'train_metric_window', ratios=None):
+    """Args:
+    names: the step's metric names (the loop's chunk means).
+    name: the module's name in the checkpoint.
+    ratios: {ratio name: (numerator, denominator)} over `names`, or None.
+    """
     super().__init__(name=name)
     self.names = tuple(names)
+    self.ratios = dict(ratios or {})
     with tf.init_scope():
       self.sums = [
         tf.Variable(0.0, dtype=tf.float64, trainable=False, name=f'sum_{i}')
@@ -150,6 +188,7 @@ class MetricWindow(tf.Module):
     out = {}
     if steps:
       out = {n: float(v.numpy()) / steps for n, v in zip(self.names, self.sums)}
+      out = pooled_ratios(out, self.ratios)
     for var in self.sums:
       var.assign(0.0)
     self.steps.assign(0)

@@ -85,7 +85,8 @@ class TrainState:
         )
     # Host variables: train-metric sums of the current log interval.
     self.metric_window = summaries.MetricWindow(
-      getattr(step_impl, 'metric_names', ())
+      getattr(step_impl, 'metric_names', ()),
+      ratios=getattr(step_impl, 'pooled_ratios', None),
     )
     trackables = {'model': model, 'optimizer': self.optimizer}
     if cfg.run.mode == config_lib.Mode.TRAIN:

@@ -208,6 +208,25 @@ class ProbeStreamTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(got, _oracle_ids(probe, 16, 2, 6))
     self._check_balance_and_disjointness(got, probe)
 
+  def test_holdout_flag_is_fixed_per_example(self):
+    # Every probe row carries its example's held-out flag, the same in
+    # every step, on both pipelines' paths (random access and records).
+    probe = _probe(10)
+    want = dict(zip(probe.ids.tolist(), probe_lib.holdout_flags(probe.labels)))
+    sequential = _SequentialSplit(
+      labels=probe.labels, ids=probe.ids, images=probe.images
+    )
+    for split in (probe, sequential):
+      fn = pipeline.train_dataset_fn(
+        _split(np.arange(64) % _C, 0), split, _spec(12)
+      )
+      ctx = tf.distribute.InputContext()
+      for batch in fn(ctx).take(6):
+        ids = batch['probe']['id'].numpy().tolist()
+        got = batch['probe']['holdout'].numpy()
+        self.assertEqual(batch['probe']['holdout'].dtype, tf.bool)
+        self.assertAllEqual(got, [want[i] for i in ids])
+
   def test_restart_at_a_step_reads_the_same_rows(self):
     probe = _probe(10)
     strategy = devices.cpu_mirrored_strategy(2)

@@ -142,5 +142,25 @@ class InterleaveTest(tf.test.TestCase):
     self.assertAllEqual(out.ids, [1, 5, 0, 2, 3, 4, 6, 7])
 
 
+class HoldoutFlagsTest(tf.test.TestCase):
+  def test_every_second_example_of_a_class(self):
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 0, 3])
+    got = probe.holdout_flags(labels)
+    # Per class, in stored order: ranks 1, 3, ... are held out.
+    want = np.zeros(10, bool)
+    for c in np.unique(labels):
+      members = np.flatnonzero(labels == c)
+      want[members[1::2]] = True
+    self.assertAllEqual(got, want)
+    # Class 3 has one example: it stays for training.
+    self.assertFalse(got[9])
+
+  def test_half_of_a_balanced_probe_per_class(self):
+    labels = np.tile(np.arange(10), 10)
+    got = probe.holdout_flags(labels)
+    for c in range(10):
+      self.assertEqual(got[labels == c].sum(), 5)
+
+
 if __name__ == '__main__':
   tf.test.main()

@@ -71,11 +71,11 @@ class L2rTest(tf.test.TestCase):
       p * (1 - alpha * wd) if m else p
       for p, m in zip(params, tiny_net.DECAY_MASK)
     ]
-    expected, acc = lookahead.probe_objective(
+    expected, correct = lookahead.probe_objective(
       tiny_net.forward, shrunk, xp, yp, None, wd
     )
     self.assertAllClose(out.probe_loss, expected)
-    self.assertAllClose(out.probe_accuracy, acc)
+    self.assertAllClose(out.probe_accuracy, tf.reduce_mean(correct))
     self.assertAllClose(out.logits, tiny_net.forward(params, x))
     self.assertAllClose(tf.reduce_sum(out.weights), 1.0, atol=1e-4)
     self.assertAllClose(out.weights, lookahead.ieg_weights(out.grad_w))

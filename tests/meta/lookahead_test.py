@@ -51,7 +51,7 @@ class PiecesTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_probe_objective(self):
     params, _, _, _, _, xp, yp = tiny_net.ieg_problem(1)
-    loss, acc = lookahead.probe_objective(
+    loss, correct = lookahead.probe_objective(
       tiny_net.forward, params, xp, yp, None, 0.02
     )
     logits = tiny_net.forward(params, xp).numpy()
@@ -59,7 +59,7 @@ class PiecesTest(tf.test.TestCase, parameterized.TestCase):
     ce = -_np_log_softmax(logits)[np.arange(len(labels)), labels].mean()
     decay = 0.5 * 0.02 * sum(np.sum(p.numpy() ** 2) for p in params)
     self.assertAllClose(loss, ce + decay)
-    self.assertAllClose(acc, np.mean(logits.argmax(-1) == labels))
+    self.assertAllClose(correct, (logits.argmax(-1) == labels).astype(float))
     masked, _ = lookahead.probe_objective(
       tiny_net.forward, params, xp, yp, tiny_net.DECAY_MASK, 0.02
     )

@@ -5,6 +5,7 @@ import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 from ieg_tf.meta import meta_diagnostics as md
+from ieg_tf.runtime import summaries
 
 
 def _batch(noisy, clean_label=None):
@@ -72,21 +73,40 @@ class MetaDiagnosticsTest(tf.test.TestCase):
     replaced = eps == 0.0
     self.assertEqual(list(got), md.relabel_metric_names(True))
     self.assertAllClose(got['relabel/replaced_fraction'], replaced.mean())
-    self.assertAllClose(got['relabel/precision'], noisy[replaced].mean())
-    self.assertAllClose(got['relabel/recall'], replaced[noisy].mean())
+    self.assertAllClose(
+      got['relabel/replaced_noisy_share'], np.mean(replaced & noisy)
+    )
+    self.assertAllClose(got['relabel/noisy_fraction'], noisy.mean())
     self.assertAllClose(got['pseudo/accuracy'], np.mean(g.argmax(-1) == clean))
     guess = g.argmax(-1)
     self.assertAllClose(
-      got['relabel/replacement_accuracy'],
+      got['relabel/replaced_right_share'],
+      np.mean(replaced & (guess == clean)),
+    )
+    self.assertAllClose(
+      got['relabel/replaced_clean_share'], np.mean(replaced & ~noisy)
+    )
+    # Divided on the host, the shares give the ratios over the replaced /
+    # noisy examples.
+    means = {k: float(v) for k, v in got.items()}
+    ratios = summaries.pooled_ratios(means, md.RELABEL_POOLED_RATIOS)
+    self.assertAllClose(ratios['relabel/precision'], noisy[replaced].mean())
+    self.assertAllClose(ratios['relabel/recall'], replaced[noisy].mean())
+    self.assertAllClose(
+      ratios['relabel/replacement_accuracy'],
       np.mean(guess[replaced] == clean[replaced]),
     )
     self.assertAllClose(
-      got['relabel/replaced_label_accuracy'], 1.0 - noisy[replaced].mean()
+      ratios['relabel/replaced_label_accuracy'], 1.0 - noisy[replaced].mean()
     )
+    self.assertNotIn('relabel/replaced_right_share', ratios)
     none = md.relabel_metrics(
       tf.ones(6), tf.constant(g), _batch(noisy, clean), True
     )
-    self.assertEqual(float(none['relabel/precision']), 0.0)  # not NaN
+    none = summaries.pooled_ratios(
+      {k: float(v) for k, v in none.items()}, md.RELABEL_POOLED_RATIOS
+    )
+    self.assertEqual(none['relabel/precision'], 0.0)  # not NaN
 
   def test_evidence_metrics_oracle(self):
     noisy = np.array([True, False, False, True])

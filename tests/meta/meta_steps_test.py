@@ -2,6 +2,7 @@
 K views, MixUp wiring and the Meta-Weight-Net step's extra variables."""
 
 import dataclasses
+from unittest import mock
 
 from absl.testing import parameterized
 import keras
@@ -10,8 +11,9 @@ import tensorflow as tf
 
 from ieg_tf import config as config_lib
 from ieg_tf.errors import UserError
-from ieg_tf.meta import meta_groups, methods, mwnet, mwnet_step
+from ieg_tf.meta import meta_groups, methods, mixup, mwnet, mwnet_step
 from ieg_tf.meta.step_api import StepContext
+from ieg_tf.runtime import summaries
 
 _M = config_lib.Method
 _B = 8
@@ -128,6 +130,8 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
       self.assertTrue(set(np.unique(r)) <= {0.0, 1.0})
       self.assertAllClose(m['relabel/replaced_fraction'], r.mean())
       replaced = r == 1.0
+      # The host divides the step's shares into these ratios.
+      m = summaries.pooled_ratios(m, step.pooled_ratios)
       self.assertAllClose(
         m['relabel/recall'], replaced[noisy].mean() if noisy.any() else 0.0
       )
@@ -413,6 +417,47 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     # The default is the evidence rule.
     default, _ = run()
     self.assertAllEqual(default, evidence)
+
+  def test_evidence_rule_holds_half_of_the_probe_out_of_mixup(self):
+    batch = _batch()
+    holdout = np.arange(_B) % 3 == 1
+    batch['probe']['holdout'] = tf.constant(holdout)
+
+    def run(rule, flags):
+      batch['probe']['holdout'] = tf.constant(flags)
+      seen = []
+      real = mixup.probe_noisy_mixup
+
+      def spy(seed, probe_images, *args, **kwargs):
+        seen.append(probe_images.numpy())
+        return real(seed, probe_images, *args, **kwargs)
+
+      step = self._step(_M.IEG, relabel_rule=rule)
+      with mock.patch.object(mixup, 'probe_noisy_mixup', spy):
+        metrics = self._compute(step, batch).metrics
+      return {k: float(v) for k, v in metrics.items()}, seen[0]
+
+    images = batch['probe']['image'].numpy()
+    evidence, mixed = run('evidence', holdout)
+    # MixUp sees only the training rows, cycled to fill the batch.
+    train_rows = np.flatnonzero(~holdout)
+    want = train_rows[np.arange(_B) % len(train_rows)]
+    self.assertAllClose(mixed, images[want])
+    # The evidence reads the held-out rows: the accuracies on the two
+    # halves (theta' does not depend on the probe) average to acc/meta.
+    other, _ = run('evidence', ~holdout)
+    n = holdout.sum()
+    pooled = (
+      n * evidence['evidence/model_accuracy']
+      + (_B - n) * other['evidence/model_accuracy']
+    ) / _B
+    self.assertAllClose(pooled, evidence['acc/meta'], atol=1e-6)
+    # The reference rule mixes every probe row and reads all of them.
+    reference, mixed = run('reference', holdout)
+    self.assertAllClose(mixed, images)
+    self.assertAllClose(
+      reference['evidence/model_accuracy'], reference['acc/meta']
+    )
 
   def test_mwnet_owns_a_seeded_mlp_and_returns_its_gradients(self):
     step = self._step(_M.MWNET, mwnet_learning_rate=0.02)

@@ -64,6 +64,29 @@ class MetricWindowTest(tf.test.TestCase):
     self.assertAllClose(got, {'loss': 7.0 / 4, 'acc': 2.5 / 4})
     self.assertEqual(restored.flush(), {})
 
+  def test_ratio_pools_the_interval_not_the_chunks(self):
+    # Chunk 1: 2 steps replacing 50% of the examples, 10% of them right;
+    # chunk 2: 2 steps replacing nothing. The interval's replacements were
+    # right 10% of the time; a mean of the chunks' ratios would say 5%.
+    ratios = {'right': ('right_share', 'replaced')}
+    window = summaries.MetricWindow(['replaced', 'right_share'], ratios=ratios)
+    window.add({'replaced': 0.5, 'right_share': 0.05}, 2)
+    window.add({'replaced': 0.0, 'right_share': 0.0}, 2)
+    got = window.flush()
+    self.assertAllClose(got, {'replaced': 0.25, 'right': 0.1})
+    window.add({'replaced': 0.0, 'right_share': 0.0}, 3)
+    self.assertEqual(window.flush(), {'replaced': 0.0, 'right': 0.0})
+
+  def test_pooled_ratios_skip_missing_shares(self):
+    ratios = {'r': ('num', 'den')}
+    self.assertEqual(
+      summaries.pooled_ratios({'den': 0.5}, ratios), {'den': 0.5}
+    )
+    self.assertEqual(
+      summaries.pooled_ratios({'num': 0.2, 'den': 0.5}, ratios),
+      {'den': 0.5, 'r': 0.4},
+    )
+
 
 if __name__ == '__main__':
   tf.test.main()
