@@ -15,6 +15,24 @@ from ieg_tf.data.split import Split
 from ieg_tf.errors import UserError
 
 
+def _class_ranks(labels: np.ndarray, keys: np.ndarray) -> np.ndarray:
+  """Position of each example within its class, classes ordered by `keys`.
+
+  Args:
+    labels: int [K] class of each example.
+    keys: sortable [K] order of the examples within their class.
+
+  Returns:
+    int64 [K]: 0 for the smallest key of its class, 1 for the next, ...
+  """
+  within = np.lexsort((keys, labels))  # By class, then key.
+  sorted_labels = labels[within]
+  starts = np.searchsorted(sorted_labels, sorted_labels, side='left')
+  rank = np.empty(len(labels), np.int64)
+  rank[within] = np.arange(len(labels)) - starts
+  return rank
+
+
 def _interleaved_order(labels: np.ndarray, keys: np.ndarray) -> np.ndarray:
   """Round-robin over classes, each class in ascending `keys` order.
 
@@ -26,11 +44,7 @@ def _interleaved_order(labels: np.ndarray, keys: np.ndarray) -> np.ndarray:
     int64 [K] permutation: first the rank-0 example of every class (by class),
     then every rank-1 example, ... Classes that run out are skipped.
   """
-  within = np.lexsort((keys, labels))  # By class, then key.
-  sorted_labels = labels[within]
-  starts = np.searchsorted(sorted_labels, sorted_labels, side='left')
-  rank = np.empty(len(labels), np.int64)
-  rank[within] = np.arange(len(labels)) - starts
+  rank = _class_ranks(labels, keys)
   return np.lexsort((labels, rank)).astype(np.int64)
 
 
@@ -108,11 +122,7 @@ def holdout_flags(labels: np.ndarray) -> np.ndarray:
     bool [N], True for held-out rows.
   """
   labels = np.asarray(labels)
-  rank = np.zeros(len(labels), np.int64)
-  for c in np.unique(labels):
-    members = np.flatnonzero(labels == c)
-    rank[members] = np.arange(len(members))
-  return rank % 2 == 1
+  return _class_ranks(labels, np.arange(len(labels))) % 2 == 1
 
 
 def probe_size_per_class(
