@@ -12,9 +12,14 @@ import sys
 from absl import flags
 
 from ieg_tf import config as config_lib
+from ieg_tf import recipes
 from ieg_tf.errors import UserError
 
 _D = config_lib
+
+flags.DEFINE_enum(
+  'recipe', recipes.DEFAULT, list(recipes.RECIPES), recipes.help_text()
+)
 
 # --- data -------------------------------------------------------------------
 flags.DEFINE_string(
@@ -419,8 +424,22 @@ def parse_dataset(value: str) -> tuple:
   return m.group('name'), _D.NoiseType(m.group('noise')), ratio
 
 
+def apply_recipe() -> None:
+  """Sets the --recipe's values on every flag the command line left unset.
+
+  Raises:
+    ValueError: the recipe names a flag this module does not define or a
+      value its flag rejects (a bug in `recipes.py`, caught by its test).
+  """
+  for name, value in recipes.RECIPES[FLAGS.recipe].flags.items():
+    flag = FLAGS[name]
+    if not flag.present:
+      setattr(FLAGS, name, flag.parser.parse(value))
+
+
 def config_from_flags() -> config_lib.Config:
   """Builds and validates the Config from parsed flags (host, once)."""
+  apply_recipe()
   name, noise, ratio = parse_dataset(FLAGS.dataset)
   if FLAGS.noise_type is not None:
     noise = _D.NoiseType(FLAGS.noise_type)

@@ -1,0 +1,114 @@
+"""Named recipes: a method and its settings, one `--recipe=NAME` away.
+
+A recipe is data: flag values applied before the Config is built, each one
+only where the command line (or a `--flagfile`) does not set that flag, so an
+explicit flag always wins. `pipeline`, the default, changes nothing: the
+flags' own defaults are the pipeline (contrastive encoder, then IEG with
+re-labeling on evidence; docs/pipeline.md). The others pin every setting
+that separates them from it, so a later change of a default does not change
+what they run. docs/algorithm.md lists how `reference` differs from the
+pipeline's IEG.
+"""
+
+import dataclasses
+import types
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+  """One named recipe.
+
+  Attributes:
+    summary: one line for `--help`.
+    flags: flag name -> value, in the flag's own type (or its string form).
+  """
+
+  summary: str
+  flags: types.MappingProxyType
+
+
+def _recipe(summary: str, **values) -> Recipe:
+  return Recipe(summary=summary, flags=types.MappingProxyType(values))
+
+
+# The IEG paper's step and settings: every noisy MixUp row at full weight
+# from step 0 (no gate, no ramp), labels replaced where the meta-gradient
+# says so, AutoAugment, the cosine-restart schedule from LR 0.1, the stored
+# BatchNorm averages at eval, a random init.
+_REFERENCE_IEG = dict(
+  method='ieg',
+  pretrain_epochs=0.0,
+  pretrain_steps=0,
+  mixup_confidence_threshold=0.0,
+  unsup_rampup_steps=0,
+  relabel_rule='reference',
+  meta_weight_rule='reference',
+  weight_confidence_mix=0.0,
+  label_vote_neighbors=0,
+  mixup_mode='ieg',
+  mixup_distribution_alignment=False,
+  aug_type='autoaug',
+  ce_factor=5.0,
+  consistency_factor=20.0,
+  grad_eps_init=0.9,
+  meta_stepsize=0.1,
+  meta_momentum=0.9,
+  num_views=2,
+  label_temperature=0.5,
+  learning_rate=0.1,
+  momentum=0.9,
+  first_decay_steps=0,
+  cos_t_mul=1.5,
+  cos_m_mul=0.9,
+  warmup_steps=0,
+  ema_decay=0.999,
+  precise_bn_batches=0,
+)
+
+RECIPES = types.MappingProxyType(
+  {
+    'pipeline': _recipe(
+      'contrastive encoder on the train images, then IEG with re-labeling '
+      'on evidence (the defaults)'
+    ),
+    'reference': _recipe(
+      "the IEG paper's method and schedule from a random init",
+      **_REFERENCE_IEG,
+    ),
+    'supervised': _recipe(
+      'cross-entropy on the given labels from a random init',
+      method='supervised',
+      pretrain_epochs=0.0,
+      pretrain_steps=0,
+    ),
+    'supervised_c2d': _recipe(
+      'cross-entropy on the given labels from the contrastive encoder',
+      method='supervised',
+    ),
+    'l2r': _recipe(
+      'learning to re-weight (Ren et al.) from a random init',
+      method='l2r',
+      pretrain_epochs=0.0,
+      pretrain_steps=0,
+      meta_weight_rule='reference',
+      weight_confidence_mix=0.0,
+    ),
+    'mwnet': _recipe(
+      'Meta-Weight-Net (Shu et al.) from a random init',
+      method='mwnet',
+      pretrain_epochs=0.0,
+      pretrain_steps=0,
+    ),
+  }
+)
+
+DEFAULT = 'pipeline'
+
+
+def help_text() -> str:
+  """The `--recipe` help: every recipe with its summary."""
+  listed = '; '.join(f'{name}: {r.summary}' for name, r in RECIPES.items())
+  return (
+    'Named settings applied under the explicit flags (an explicit flag '
+    f'wins). {listed}.'
+  )

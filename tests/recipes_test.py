@@ -1,0 +1,102 @@
+"""--recipe: named settings under the explicit flags."""
+
+import os
+
+from absl import flags
+from absl.testing import parameterized
+import tensorflow as tf
+
+from ieg_tf import config as config_lib
+from ieg_tf import options
+from ieg_tf import recipes
+
+FLAGS = flags.FLAGS
+
+
+def _parse(*argv):
+  FLAGS.unparse_flags()
+  FLAGS(['ieg_tf', *argv])
+  return options.config_from_flags()
+
+
+class RecipesTest(tf.test.TestCase, parameterized.TestCase):
+  def tearDown(self):
+    FLAGS.unparse_flags()
+    FLAGS.mark_as_parsed()
+    super().tearDown()
+
+  @parameterized.parameters(*recipes.RECIPES)
+  def test_every_recipe_sets_what_it_lists(self, name):
+    _parse(f'--recipe={name}')
+    for flag, value in recipes.RECIPES[name].flags.items():
+      self.assertEqual(
+        FLAGS[flag].value, FLAGS[flag].parser.parse(value), f'{name}: {flag}'
+      )
+
+  def test_pipeline_is_the_defaults(self):
+    self.assertEqual(recipes.DEFAULT, 'pipeline')
+    self.assertEqual(_parse('--recipe=pipeline'), _parse())
+
+  def test_reference_is_the_paper(self):
+    cfg = _parse('--recipe=reference')
+    self.assertEqual(cfg.method.method, config_lib.Method.IEG)
+    self.assertEqual(cfg.method.mixup_confidence_threshold, 0.0)
+    self.assertEqual(cfg.method.unsup_rampup_steps, 0)
+    self.assertEqual(cfg.method.relabel_rule, 'reference')
+    self.assertEqual(cfg.data.aug_type, config_lib.AugType.AUTOAUG)
+    self.assertEqual(cfg.pretrain.pretrain_epochs, 0.0)
+    self.assertEqual(cfg.pretrain.pretrain_steps, 0)
+    self.assertEqual(cfg.run.precise_bn_batches, 0)
+    self.assertEqual(cfg.optim.learning_rate, 0.1)
+    # Only the method's settings: the data and the run are the user's.
+    self.assertEqual(cfg.data, _parse('--aug_type=autoaug').data)
+    self.assertNotEqual(cfg.method, _parse().method)
+
+  def test_explicit_flags_win(self):
+    cfg = _parse(
+      '--recipe=reference', '--unsup_rampup_steps=100', '--aug_type=weak'
+    )
+    self.assertEqual(cfg.method.unsup_rampup_steps, 100)
+    self.assertEqual(cfg.data.aug_type, config_lib.AugType.WEAK)
+    self.assertEqual(cfg.method.mixup_confidence_threshold, 0.0)
+
+  def test_flagfile_values_win_too(self):
+    path = os.path.join(self.create_tempdir().full_path, 'x.cfg')
+    with open(path, 'w') as f:
+      f.write('--method=gce\n')
+    cfg = _parse('--recipe=supervised', f'--flagfile={path}')
+    self.assertEqual(cfg.method.method, config_lib.Method.GCE)
+
+  def test_baselines(self):
+    for name, method in (
+      ('supervised', config_lib.Method.SUPERVISED),
+      ('l2r', config_lib.Method.L2R),
+      ('mwnet', config_lib.Method.MWNET),
+    ):
+      cfg = _parse(f'--recipe={name}')
+      self.assertEqual(cfg.method.method, method, name)
+      self.assertEqual(cfg.pretrain.pretrain_epochs, 0.0, name)
+    # From the encoder: the pipeline's contrastive stage, the CE loss.
+    c2d = _parse('--recipe=supervised_c2d')
+    self.assertEqual(c2d.method.method, config_lib.Method.SUPERVISED)
+    self.assertEqual(c2d.pretrain, _parse().pretrain)
+
+  def test_flags_file_replays_a_recipe(self):
+    cfg = _parse('--recipe=reference', '--train_steps=7')
+    path = os.path.join(self.create_tempdir().full_path, 'flags.cfg')
+    with open(path, 'w') as f:
+      f.write(options.flags_file_text())
+    self.assertIn('--recipe=reference', open(path).read())
+    self.assertEqual(_parse(f'--flagfile={path}'), cfg)
+
+  def test_help_lists_every_recipe(self):
+    for name, recipe in recipes.RECIPES.items():
+      self.assertIn(f'{name}: {recipe.summary}', FLAGS['recipe'].help)
+
+  def test_unknown_recipe_is_a_flag_error(self):
+    with self.assertRaises(flags.IllegalFlagValueError):
+      _parse('--recipe=dividemix')
+
+
+if __name__ == '__main__':
+  tf.test.main()
