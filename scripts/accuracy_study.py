@@ -1,7 +1,8 @@
 """Accuracy study on real images: every method under the same CPU budget.
 
 On the CIFAR-10 JPEG image folder (../shared/data/cifar10_jpg.tar, never
-committed; pass its path or an extracted folder with --data), for each noise
+committed; pass its path or an extracted folder with --data), or on
+scikit-learn's bundled digits with --data=digits, for each noise
 setting (default: uniform 80% and asymmetric 40%) trains
 
   clean        supervised on the clean labels (the ceiling)
@@ -43,6 +44,12 @@ from their checkpoints.
 Usage:
   python scripts/accuracy_study.py --data=../shared/data/cifar10_jpg.tar \
       --out=/tmp/study
+  # docs/pipeline.md: the digits demo's data, long enough to fit the labels.
+  python scripts/accuracy_study.py --data=digits --out=/tmp/digits_study \
+      --settings=uniform_0.8 --methods=supervised,l2r,ieg,supervised_c2d,ieg_c2d \
+      --network_name=tiny --batch_size=100 --learning_rate=0.1 \
+      --probe_per_class=5 --train_steps=6000 --eval_every_steps=250 \
+      --pretrain_steps=1350 --pretrain_batch_size=100 --linear_probe_examples=0
   # docs/evidence_study.md: clean and asymmetric labels, one seed per run.
   python scripts/accuracy_study.py --seed=0 --out=/tmp/evidence_s0 \
       --settings=none_0,asymmetric_0.2,asymmetric_0.4 --methods=supervised,ieg
@@ -92,6 +99,8 @@ DEFAULT_METHODS = (
 # Cells that use no noisy label: run in the first setting only and shown for
 # every setting (the same run).
 NOISE_FREE = ('clean', 'probe_only')
+# --data value for scikit-learn's bundled digits instead of the folder.
+DIGITS = 'digits'
 # Neighbors per image of the ieg_c2d_vote cell (README "Neighbor votes").
 VOTE_NEIGHBORS = 500
 
@@ -182,7 +191,7 @@ def pretrain_summary(workdir: str) -> dict:
   return summary
 
 
-def run_pretrain(setting: str, folder: str, args) -> dict:
+def run_pretrain(setting: str, dataset: list[str], args) -> dict:
   """Runs (or resumes, or skips) the shared contrastive stage."""
   workdir = pretrain_dir(args)
   summary = pretrain_summary(workdir)
@@ -193,7 +202,9 @@ def run_pretrain(setting: str, folder: str, args) -> dict:
     print('pretrain: done already', flush=True)
     return summary
   start = time.time()
-  run_main(folder, workdir, pretrain_flags(setting, args), args.out, 'pretrain')
+  run_main(
+    dataset, workdir, pretrain_flags(setting, args), args.out, 'pretrain'
+  )
   summary = pretrain_summary(workdir)
   print(
     'pretrain: linear probe top1 '
@@ -205,14 +216,34 @@ def run_pretrain(setting: str, folder: str, args) -> dict:
   return summary
 
 
-def run_main(folder: str, workdir: str, flags, out: str, name: str):
-  """Runs `python -m ieg_tf.main` on the folder; its log is <out>/<name>.log."""
+def data_flags(data: str, out: str) -> list[str]:
+  """The dataset flags of every run: the bundled digits, or the folder.
+
+  Args:
+    data: `digits`, or the CIFAR-10 JPEG tar / extracted folder.
+    out: the study's output dir (where a tar is extracted once).
+  """
+  if data == DIGITS:
+    return ['--dataset=digits']
+  folder = cifar_folder.extracted_folder(data, out, 'accuracy_study')
+  return ['--dataset=folder', f'--data_dir={folder}']
+
+
+def run_main(dataset: list[str], workdir: str, flags, out: str, name: str):
+  """Runs `python -m ieg_tf.main`; its log is <out>/<name>.log.
+
+  Args:
+    dataset: the dataset flags (`data_flags`).
+    workdir: the run's --workdir.
+    flags: the cell's other flags.
+    out: the study's output dir.
+    name: the log's name.
+  """
   command = [
     sys.executable,
     '-m',
     'ieg_tf.main',
-    '--dataset=folder',
-    f'--data_dir={folder}',
+    *dataset,
     f'--workdir={workdir}',
   ] + list(flags)
   print(' '.join(command), flush=True)
@@ -238,7 +269,7 @@ def eval_rows(workdir: str) -> list[dict]:
   return rows
 
 
-def run_cell(method: str, setting: str, folder: str, args) -> list[dict]:
+def run_cell(method: str, setting: str, dataset: list[str], args) -> list[dict]:
   workdir = os.path.join(args.out, setting, method)
   rows = eval_rows(workdir)
   if rows and rows[-1]['step'] >= args.train_steps:
@@ -247,7 +278,7 @@ def run_cell(method: str, setting: str, folder: str, args) -> list[dict]:
   start = time.time()
   flags = method_flags(method, setting, args)
   try:
-    run_main(folder, workdir, flags, args.out, f'{setting}_{method}')
+    run_main(dataset, workdir, flags, args.out, f'{setting}_{method}')
   finally:
     # An interrupted invocation's time counts too: it resumes from there.
     study_cells.add_wall_clock(workdir, time.time() - start)
@@ -297,9 +328,9 @@ def main(argv=None):
       for m in methods:
         print(' '.join(method_flags(m, s, args)))
     return
-  folder = cifar_folder.extracted_folder(args.data, args.out, 'accuracy_study')
+  dataset = data_flags(args.data, args.out)
   if needs_pretrain:
-    run_pretrain(settings[0], folder, args)
+    run_pretrain(settings[0], dataset, args)
   start = time.time()
   table = {}
   for setting in settings:
@@ -307,7 +338,7 @@ def main(argv=None):
       if method in NOISE_FREE and setting != settings[0]:
         table[(setting, method)] = table[(settings[0], method)]
         continue
-      table[(setting, method)] = run_cell(method, setting, folder, args)
+      table[(setting, method)] = run_cell(method, setting, dataset, args)
   # Cells finished by earlier invocations (other --methods) stay in the
   # outputs, so running the study cell by cell still gives the whole table.
   shown = [

@@ -174,6 +174,29 @@ class AccuracyStudyTest(tf.test.TestCase):
         '--init_checkpoint=' + os.path.join(out, 'pretrain'), f.read()
       )
 
+  def test_digits_cells_need_no_folder(self):
+    study = _load_script()
+    out = self.create_tempdir().full_path
+    self.assertEqual(study.data_flags('digits', out), ['--dataset=digits'])
+    with self.assertRaises(SystemExit):
+      study.data_flags(os.path.join(out, 'missing.tar'), out)
+    _run_study(
+      study,
+      '--data=digits',
+      f'--out={out}',
+      '--settings=uniform_0.8',
+      '--methods=supervised',
+      '--batch_size=16',
+      '--train_steps=4',
+      '--eval_every_steps=4',
+      '--probe_per_class=2',
+      '--precise_bn_batches=2',
+    )
+    with open(os.path.join(out, 'uniform_0.8', 'supervised', 'flags.cfg')) as f:
+      self.assertIn('--dataset=digits', f.read())
+    with open(os.path.join(out, 'study.csv')) as f:
+      self.assertLen(f.read().splitlines(), 2)
+
   def test_noise_free_cells_run_once(self):
     study = _load_script()
     root = self.create_tempdir().full_path
