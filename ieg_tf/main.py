@@ -21,6 +21,9 @@ from ieg_tf.errors import UserError  # noqa: E402
 
 EXIT_USER_ERROR = 2
 
+# `--help` lists the user's flags (defined in options.py), not only absl's.
+flags.adopt_module_key_flags(options)
+
 
 def _main(cfg: config_lib.Config) -> dict:
   # Heavy imports after flag parsing so `--help` and flag errors are fast.
@@ -192,7 +195,7 @@ def _parse_flags(argv):
     return flags.FLAGS(argv)
   except flags.Error as e:
     message = str(e).replace('ERROR:: ', '')
-    _fail(f'{message}; see --helpfull for the flag reference.')
+    _fail(f'{message}; see --help for the flags.')
 
 
 def run():

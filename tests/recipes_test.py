@@ -1,6 +1,8 @@
 """--recipe: named settings under the explicit flags."""
 
 import os
+import subprocess
+import sys
 
 from absl import flags
 from absl.testing import parameterized
@@ -92,6 +94,23 @@ class RecipesTest(tf.test.TestCase, parameterized.TestCase):
   def test_help_lists_every_recipe(self):
     for name, recipe in recipes.RECIPES.items():
       self.assertIn(f'{name}: {recipe.summary}', FLAGS['recipe'].help)
+
+  def test_main_help_lists_the_flags_and_recipes(self):
+    proc = subprocess.run(
+      [sys.executable, '-m', 'ieg_tf.main', '--help'],
+      capture_output=True,
+      text=True,
+      timeout=120,
+      cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    # absl's --help exits 1 after printing the usage.
+    self.assertEqual(proc.returncode, 1, proc.stderr[-2000:])
+    self.assertNotIn('Traceback', proc.stderr)
+    for flag in ('--recipe', '--dataset', '--method', '--pretrain_epochs'):
+      self.assertIn(flag, proc.stdout)
+    text = ' '.join(proc.stdout.split())  # absl wraps the help lines
+    for name in recipes.RECIPES:
+      self.assertIn(f'{name}:', text)
 
   def test_unknown_recipe_is_a_flag_error(self):
     with self.assertRaises(flags.IllegalFlagValueError):
