@@ -1,7 +1,9 @@
 """Frozen configuration objects: everything below `main` reads these, never flags.
 
-`options.py` builds a `Config` from absl flags and validates it; tests build
-configs directly with `dataclasses.replace` on `default_config()`.
+Each field is defined once here, with its default, type, help text and
+bounds (`setting`); `options.py` generates one absl flag per field from
+these and builds a `Config` from the parsed flags. Tests build configs
+directly with `dataclasses.replace` on `default_config()`.
 """
 
 import dataclasses
@@ -65,197 +67,370 @@ class AugType(str, enum.Enum):
 NETWORK_NAMES = ('tiny', 'resnet29', 'wrn28-10', 'preact_resnet18', 'resnet50')
 
 
+def setting(
+  default,
+  help: str,  # noqa: A002 - the absl name
+  *,
+  flag: str | None = None,
+  lower=None,
+  upper=None,
+  choices: tuple[str, ...] | None = None,
+  derived: bool = False,
+):
+  """A config field and the one flag it generates (`options.py`).
+
+  Args:
+    default: the field's default, which is the flag's default.
+    help: the flag's help text.
+    flag: the flag's name when it differs from the field's.
+    lower: inclusive lower bound of a number.
+    upper: inclusive upper bound of a number.
+    choices: allowed values of a str field (an enum flag).
+    derived: the flag has no default of its own (None): unset, the value
+      follows from other flags (`options.config_from_flags` says how) and
+      the field's default is what it resolves to with no flags at all.
+
+  Returns:
+    A `dataclasses.field` whose metadata holds the rest.
+  """
+  return dataclasses.field(
+    default=default,
+    metadata={
+      'help': help,
+      'flag': flag,
+      'lower': lower,
+      'upper': upper,
+      'choices': choices,
+      'derived': derived,
+    },
+  )
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-  """Which data, which noise, which probe.
+  """Which data, which noise, which probe (flag help texts below)."""
 
-  Attributes:
-    dataset: registry name without the noise suffix, e.g. 'cifar100'.
-    data_dir: where the source's files are; '' lets a source use its default.
-    noise_type: synthetic noise applied to the train split.
-    noise_ratio: r in [0, 1], the probability an example is corrupted.
-    noisy_labels_file: given noisy labels (.npy or .csv); replaces `noise_type`.
-    probe_per_class: clean probe images per class, carved out of train.
-    probe_hold_ratio: alternative to `probe_per_class`: fraction of train held
-      out as probe (IEG's `probe_dataset_hold_ratio`), split evenly by class.
-    image_size: side length images are resized to (folder sources); 0 keeps
-      the source's native size.
-    seed: seeds noise, probe choice, shuffles and augmentation.
-  """
-
-  dataset: str = 'digits'
-  data_dir: str = ''
-  noise_type: NoiseType = NoiseType.UNIFORM
-  noise_ratio: float = 0.8
-  noisy_labels_file: str = ''
-  probe_per_class: int = 5
-  probe_hold_ratio: float = 0.0
-  image_size: int = 0
-  aug_type: AugType = AugType.RANDAUG
-  seed: int = 12345
-  # CIFAR-N label set (aggre, random1, random2, random3, worst; noisy100 for
-  # cifar100n); '' = the source's default.
-  cifarn_labels: str = ''
-  # ImageNet ILSVRC2012 folder for webvision_mini (probe source and 2nd eval).
-  imagenet_dir: str = ''
-  # Corrupt / unreadable images skipped (and counted) before the run stops.
-  max_bad_examples: int = 10
+  dataset: str = setting(
+    'digits',
+    'Registry name (digits, mnist, fashion_mnist, cifar10, cifar100, '
+    'folder, ...) or IEG shorthand <name>_<noise_type>_<ratio>, e.g. '
+    'cifar100_uniform_0.8.',
+  )
+  data_dir: str = setting('', 'Where the dataset files are.')
+  noise_type: NoiseType = setting(
+    NoiseType.UNIFORM,
+    'Synthetic label noise on the train split (default: uniform, none for '
+    'real-noise datasets, or what the --dataset shorthand says). uniform: '
+    'with prob r a label drawn from ALL classes; flip: from the OTHER '
+    'classes; asymmetric: class map.',
+    derived=True,
+  )
+  noise_ratio: float = setting(
+    0.8,
+    'Probability r in [0, 1] that a label is corrupted (default 0.8, or the '
+    '--dataset shorthand).',
+    lower=0.0,
+    upper=1.0,
+    derived=True,
+  )
+  noisy_labels_file: str = setting(
+    '',
+    'Given noisy train labels: .npy in source order, or .csv with an `id` '
+    'or `path` column and a `label` column. Replaces --noise_type.',
+  )
+  probe_per_class: int = setting(
+    5, 'Clean probe (trusted) images per class, held out of train.', lower=0
+  )
+  probe_hold_ratio: float = setting(
+    0.0,
+    'IEG name: fraction of train held out as the probe, evenly by class. '
+    'Overrides --probe_per_class when given.',
+    flag='probe_dataset_hold_ratio',
+    lower=0.0,
+    upper=1.0,
+    derived=True,
+  )
+  image_size: int = setting(
+    0, 'Resize images to this side (folder data); 0 = native.', lower=0
+  )
+  aug_type: AugType = setting(
+    AugType.RANDAUG, 'Strong augmentation of the consistency view.'
+  )
+  seed: int = setting(12345, 'Seeds noise, probe, shuffles, views.')
+  cifarn_labels: str = setting(
+    '',
+    'CIFAR-N label set: aggre, random1, random2, random3, worst (cifar10n) '
+    'or noisy100 (cifar100n); empty = worst / noisy100.',
+  )
+  imagenet_dir: str = setting(
+    '',
+    'ILSVRC2012 folder for webvision_mini: clean probe images and the '
+    'second evaluation (ImageNet val, first 50 classes).',
+  )
+  max_bad_examples: int = setting(
+    10,
+    'Corrupt or unreadable images skipped (and counted) before the run stops.',
+    lower=0,
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-  network_name: str = 'tiny'
-  # <0 means "the network's published default" (see ieg_tf/models/registry.py).
-  weight_decay: float = -1.0
+  network_name: str = setting(
+    'tiny', 'Network architecture.', choices=NETWORK_NAMES
+  )
+  weight_decay: float = setting(
+    -1.0,
+    'L2 coefficient wd of wd*sum(0.5*||v||^2); <0 = the network default '
+    '(ieg_tf/models/registry.py).',
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
   """Momentum SGD with cosine restarts and linear warmup, plus EMA.
 
-  Attributes:
-    learning_rate: peak LR for the global batch.
-    momentum: heavy-ball momentum (TF1 semantics: the slot is in grad units).
-    first_decay_steps: length of the first cosine cycle; 0 = one epoch.
-    cos_t_mul: cycle length multiplier.
-    cos_m_mul: cycle peak multiplier.
-    warmup_steps: linear ramp from 0 to `learning_rate` before the cosine.
-    ema_decay: 0 disables EMA; else the cap of min(decay, (1+n)/(10+n)).
+  The slot of the momentum is in gradient units (TF1 semantics); the EMA
+  decay is capped by min(decay, (1+n)/(10+n)).
   """
 
-  learning_rate: float = 0.1
-  momentum: float = 0.9
-  first_decay_steps: int = 0
-  cos_t_mul: float = 1.5
-  cos_m_mul: float = 0.9
-  warmup_steps: int = 0
-  ema_decay: float = 0.999
+  learning_rate: float = setting(
+    0.1, 'Peak LR for the global batch.', lower=0.0
+  )
+  momentum: float = setting(0.9, 'Heavy-ball momentum.', lower=0.0, upper=0.999)
+  first_decay_steps: int = setting(
+    0, 'First cosine cycle length in steps; 0 = one epoch.', lower=0
+  )
+  cos_t_mul: float = setting(1.5, 'Cosine cycle length multiplier.', lower=0.1)
+  cos_m_mul: float = setting(0.9, 'Cosine cycle peak multiplier.', lower=0.0)
+  warmup_steps: int = setting(0, 'Linear LR warmup steps.', lower=0)
+  ema_decay: float = setting(
+    0.999,
+    'EMA of weights (eval reports the EMA model); 0 disables.',
+    lower=0.0,
+    upper=1.0,
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class MethodConfig:
   """The training method and its hyper-parameters (IEG names kept)."""
 
-  method: Method = Method.IEG
-  gce_q: float = 0.7
-  meta_stepsize: float = 0.1
-  meta_momentum: float = 0.9
-  ce_factor: float = 5.0
-  consistency_factor: float = 20.0
-  grad_eps_init: float = 0.9
-  # Linear ramp of ce_factor and consistency_factor from 0 over this many
-  # steps (MixMatch/DivideMix convention; the IEG reference has none = 0).
-  unsup_rampup_steps: int = 500
-  label_temperature: float = 0.5
-  num_views: int = 2
-  # 'ieg': the reference's per-example uniform mix weights; 'beta': a true
-  # Beta(alpha, alpha) draw (see ieg_tf/meta/mixup.py).
-  mixup_mode: str = 'ieg'
-  mixup_alpha: float = 0.75
-  # Noisy MixUp rows enter u_loss only when their target's largest entry is
-  # at least this (0 = the reference: every row). See ieg_loss.py.
-  mixup_confidence_threshold: float = 0.8
-  # Divide MixUp's pseudo-labels by their batch mean (ReMixMatch alignment).
-  mixup_distribution_alignment: bool = False
-  # How L2R / IEG turn dL_meta/dw into weights (ieg_tf/meta/weight_rules.py).
-  meta_weight_rule: str = 'reference'
-  # Share of the network's p(given label) in those weights (weight_rules.py).
-  weight_confidence_mix: float = 0.0
-  # Where that p(given label) comes from: 'network' or 'vote' (the IEG
-  # neighbor-vote prior, needs label_vote_neighbors > 0).
-  weight_confidence_source: str = 'network'
-  # IEG's eps*: 'evidence' (meta-gradient sign, vetoed where the evidence
-  # keeps the label; meta/label_evidence.py), 'reference' (the sign alone)
-  # or 'confidence'.
-  relabel_rule: str = 'evidence'
-  # IEG: neighbors whose given labels vote for each image's pseudo-label in
-  # the encoder's feature space (0 = off; ieg_tf/pretrain/label_prior.py),
-  # and the vote's share of the pseudo-label.
-  label_vote_neighbors: int = 0
-  label_vote_mix: float = 0.5
-  mwnet_hidden_units: int = 100
-  mwnet_learning_rate: float = 1e-3
+  method: Method = setting(Method.IEG, 'Training method.')
+  gce_q: float = setting(0.7, 'q of the GCE loss.', lower=1e-3, upper=1.0)
+  meta_stepsize: float = setting(0.1, 'Look-ahead step size alpha.', lower=0.0)
+  meta_momentum: float = setting(
+    0.9, 'Look-ahead momentum mu.', lower=0.0, upper=1.0
+  )
+  ce_factor: float = setting(5.0, 'Weight of the MixUp CE term.', lower=0.0)
+  consistency_factor: float = setting(20.0, 'Weight of the KL term.', lower=0.0)
+  grad_eps_init: float = setting(
+    0.9, 'Initial label mix eps.', lower=0.0, upper=1.0
+  )
+  unsup_rampup_steps: int = setting(
+    500,
+    'Ramp ce_factor and consistency_factor linearly from 0 over N steps '
+    '(MixMatch/DivideMix convention; 0 = the IEG reference: full weight '
+    'from the first step, which collapsed the digits demo to uniform '
+    'predictions; see README).',
+    lower=0,
+  )
+  label_temperature: float = setting(
+    0.5, 'Sharpening temperature T of the pseudo-label.', lower=1e-3, upper=1.0
+  )
+  num_views: int = setting(
+    2, 'Views averaged into the pseudo-label (1 weak + K-1 strong).', lower=1
+  )
+  mixup_mode: str = setting(
+    'ieg',
+    'MixUp coefficients: ieg = the reference (per-example uniform draw); '
+    'beta = a true Beta(alpha, alpha) draw (ieg_tf/meta/mixup.py).',
+    choices=('ieg', 'beta'),
+  )
+  mixup_alpha: float = setting(
+    0.75, 'Beta alpha for --mixup_mode=beta.', lower=1e-3
+  )
+  mixup_confidence_threshold: float = setting(
+    0.8,
+    'IEG: a noisy MixUp row enters the ce_factor term only when the largest '
+    'entry of its own target is at least this (0 = the IEG reference, '
+    'every row; ieg_tf/meta/ieg_loss.py). Guards against collapse while '
+    'pseudo-labels are poor (docs/algorithm.md).',
+    lower=0.0,
+    upper=1.0,
+  )
+  mixup_distribution_alignment: bool = setting(
+    False,
+    'IEG: divide the pseudo-labels used as MixUp targets by their batch '
+    'mean and renormalize (ReMixMatch distribution alignment to a uniform '
+    'prior), so the targets cannot drift to one class.',
+  )
+  meta_weight_rule: str = setting(
+    'reference',
+    'L2R / IEG: how the probe meta-gradient becomes example weights '
+    '(ieg_tf/meta/weight_rules.py). reference = max(-g, 0) (the papers); '
+    "normalized = divided by the example's residual ||p - t||; "
+    'class_centered = normalized, then centered within each given label; '
+    'class_balanced = max(-g, 0) shared out within each given label, every '
+    'label keeping its batch share (see README).',
+    choices=('reference', 'normalized', 'class_centered', 'class_balanced'),
+  )
+  weight_confidence_mix: float = setting(
+    0.0,
+    'L2R / IEG: example weight = (1 - a) * meta weight + a * p(given label) '
+    "normalized over the batch, with p the network's softmax on the weak "
+    'view (0 = the papers: meta weight only). See README.',
+    lower=0.0,
+    upper=1.0,
+  )
+  weight_confidence_source: str = setting(
+    'network',
+    'IEG: where --weight_confidence_mix reads p(given label): the network, '
+    'or the neighbor-vote prior of --label_vote_neighbors.',
+    choices=('network', 'vote'),
+  )
+  relabel_rule: str = setting(
+    'evidence',
+    'IEG: which labels to replace by the pseudo-label. evidence = where the '
+    'probe meta-gradient says so AND the evidence agrees: the network beats '
+    "the labels' estimated accuracy on the probe and the label is more "
+    'likely wrong than right (docs/algorithm.md); reference = the '
+    'meta-gradient alone (the paper); confidence = where the network gives '
+    "the given label less probability than its label's batch mean (see "
+    'README).',
+    choices=('evidence', 'reference', 'confidence'),
+  )
+  label_vote_neighbors: int = setting(
+    0,
+    'IEG from an encoder (--init_checkpoint / --pretrain_steps): mix the '
+    "given labels of each image's K nearest neighbors in encoder feature "
+    'space, calibrated on the probe, into its pseudo-label (0 = off, the '
+    'paper; ieg_tf/pretrain/label_prior.py). See README "Neighbor votes".',
+    lower=0,
+  )
+  label_vote_mix: float = setting(
+    0.5,
+    'Share of the neighbor vote in the pseudo-label before sharpening, with '
+    '--label_vote_neighbors > 0.',
+    lower=0.0,
+    upper=1.0,
+  )
+  mwnet_hidden_units: int = setting(
+    100, 'Meta-Weight-Net hidden width.', lower=1
+  )
+  mwnet_learning_rate: float = setting(
+    1e-3, 'Meta-Weight-Net learning rate.', lower=0.0
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-  """Where and how the job runs.
+  """Where and how the job runs (flag help texts below)."""
 
-  Attributes:
-    strategy: tf.distribute strategy name.
-    tpu: TPU name or 'local' for `strategy=tpu`.
-    batch_size: GLOBAL batch (noisy and probe batches alike).
-    eval_batch_size: GLOBAL eval batch; 0 = `batch_size`.
-    train_steps: optimizer steps in the whole run.
-    eval_every_steps: evaluate (and checkpoint) every this many steps.
-    steps_per_loop: steps inside one tf.function call (host returns between).
-    log_every_steps: train metrics are written every this many steps.
-    checkpoint_every_steps: 0 = at every evaluation.
-    keep_checkpoints: how many checkpoints the manager keeps.
-    workdir: run directory (flags.cfg, metrics.jsonl, checkpoints/, ...).
-    mode: what this invocation does.
-    deterministic: op determinism and seeded input pipelines.
-    jit_compile: compile the per-replica step with XLA.
-    precise_bn_batches: train batches over which BN statistics are
-      re-estimated for the evaluated / reported / exported weights (raw and
-      EMA separately); 0 = the stored moving averages.
-  """
-
-  strategy: StrategyName = StrategyName.CPU
-  tpu: str = ''
-  batch_size: int = 100
-  eval_batch_size: int = 0
-  train_steps: int = 1000
-  eval_every_steps: int = 500
-  steps_per_loop: int = 50
-  log_every_steps: int = 50
-  checkpoint_every_steps: int = 0
-  keep_checkpoints: int = 3
-  workdir: str = '/tmp/ieg_tf'
-  mode: Mode = Mode.TRAIN
-  deterministic: bool = False
-  jit_compile: bool = False
-  # Encoder weights to start from (a pretrain checkpoint or a train one).
-  init_checkpoint: str = ''
-  # Skip (count) steps with non-finite loss/gradients instead of stopping.
-  skip_nonfinite: bool = False
-  # Steps over which per-example weights / relabel decisions are averaged
-  # for the label-noise report.
-  report_window_steps: int = 200
-  precise_bn_batches: int = 50
+  strategy: StrategyName = setting(StrategyName.CPU, 'tf.distribute strategy.')
+  tpu: str = setting('', 'TPU name / grpc address, or local.')
+  batch_size: int = setting(
+    100, 'GLOBAL batch size (noisy and probe batches alike).', lower=1
+  )
+  eval_batch_size: int = setting(
+    0, 'GLOBAL eval batch; 0 = batch_size.', lower=0
+  )
+  train_steps: int = setting(1000, 'Optimizer steps.', lower=0)
+  eval_every_steps: int = setting(
+    500, 'Evaluate and checkpoint every N steps.', lower=1
+  )
+  steps_per_loop: int = setting(
+    50, 'Steps per tf.function call (the host returns between).', lower=1
+  )
+  log_every_steps: int = setting(50, 'Train metrics every N steps.', lower=1)
+  checkpoint_every_steps: int = setting(
+    0, 'Checkpoint every N steps; 0 = at every evaluation.', lower=0
+  )
+  keep_checkpoints: int = setting(3, 'Checkpoints kept.', lower=1)
+  workdir: str = setting(
+    '/tmp/ieg_tf',
+    'Run directory (flags.cfg, metrics.jsonl, checkpoints/, ...).',
+  )
+  mode: Mode = setting(Mode.TRAIN, 'What to do.')
+  deterministic: bool = setting(False, 'Op determinism + seeded input.')
+  jit_compile: bool = setting(False, 'XLA-compile the train step.')
+  init_checkpoint: str = setting(
+    '',
+    'Start the encoder from this checkpoint (file prefix or directory).',
+  )
+  skip_nonfinite: bool = setting(
+    False,
+    'Skip and count steps with non-finite loss or gradients instead of '
+    'stopping the run.',
+  )
+  report_window_steps: int = setting(
+    200,
+    'Label report: average weights / relabel decisions over the last N steps.',
+    lower=1,
+  )
+  precise_bn_batches: int = setting(
+    50,
+    'Before each evaluation, label report and export, re-estimate '
+    'BatchNorm statistics for the evaluated weights (raw and EMA '
+    'separately) over this many weak-view train batches; 0 = the stored '
+    'moving averages.',
+    lower=0,
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class PretrainConfig:
-  """Contrastive (SimCLR / C2D) stage on the training images, no labels.
+  """Contrastive (SimCLR / C2D) stage on the training images, no labels."""
 
-  Attributes:
-    pretrain_epochs: the stage's length in epochs of the train split
-      (ceil(epochs x train images / batch_size) steps); 0 = no stage, the
-      method starts from a random init.
-    pretrain_steps: exact contrastive steps, overriding `pretrain_epochs`;
-      0 = sized by `pretrain_epochs`.
-    batch_size: GLOBAL contrastive batch (pairs); 0 = RunConfig.batch_size.
-    learning_rate: LARS peak LR for the global batch.
-    weight_decay: LARS weight decay (BN and biases excluded).
-    warmup_steps: linear warmup before the cosine decay.
-    temperature: NT-Xent temperature tau.
-    proj_head_layers: MLP layers of the projection head (>= 1).
-    proj_dim: output width of the projection head.
-    linear_probe_examples: labeled train examples for the linear-probe
-      diagnostic (0 disables it).
-  """
-
-  pretrain_epochs: float = 0.0
-  pretrain_steps: int = 0
-  batch_size: int = 0
-  learning_rate: float = 1.0
-  weight_decay: float = 1e-6
-  warmup_steps: int = 0
-  temperature: float = 0.5
-  proj_head_layers: int = 2
-  proj_dim: int = 128
-  linear_probe_examples: int = 5000
+  pretrain_epochs: float = setting(
+    0.0,
+    'Contrastive (SimCLR) stage on the train images, in epochs of the '
+    'train split (ceil(epochs x train images / batch) steps), before the '
+    'method (mode=train) or alone (mode=pretrain); skipped when the '
+    'workdir already holds it or --init_checkpoint gives the encoder. '
+    '0 = no stage (random init). docs/pipeline.md.',
+    lower=0.0,
+  )
+  pretrain_steps: int = setting(
+    0,
+    'Exact contrastive steps, overriding --pretrain_epochs; 0 = sized by '
+    '--pretrain_epochs.',
+    lower=0,
+  )
+  batch_size: int = setting(
+    0,
+    'GLOBAL contrastive batch (pairs); 0 = --batch_size.',
+    flag='pretrain_batch_size',
+    lower=0,
+  )
+  learning_rate: float = setting(
+    1.0,
+    'LARS peak LR for the global batch.',
+    flag='pretrain_learning_rate',
+    lower=0.0,
+  )
+  weight_decay: float = setting(
+    1e-6,
+    'LARS weight decay (BN and biases excluded).',
+    flag='pretrain_weight_decay',
+    lower=0.0,
+  )
+  warmup_steps: int = setting(
+    0,
+    'LARS linear warmup steps before the cosine decay.',
+    flag='pretrain_warmup_steps',
+    lower=0,
+  )
+  temperature: float = setting(
+    0.5, 'NT-Xent temperature.', flag='pretrain_temperature', lower=1e-3
+  )
+  proj_head_layers: int = setting(2, 'Projection head MLP layers.', lower=1)
+  proj_dim: int = setting(128, 'Projection output width.', lower=1)
+  linear_probe_examples: int = setting(
+    5000,
+    'Labeled examples for the linear-probe diagnostic; 0 = off.',
+    lower=0,
+  )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,7 @@ from ieg_tf.errors import UserError  # noqa: E402
 
 EXIT_USER_ERROR = 2
 
-# `--help` lists the user's flags (defined in options.py), not only absl's.
+# `--help` lists the user's flags (generated in options.py), not only absl's.
 flags.adopt_module_key_flags(options)
 
 

@@ -1,0 +1,78 @@
+"""Every user flag is generated from one config field: one default each."""
+
+import dataclasses
+import enum
+import sys
+
+from absl import flags
+import tensorflow as tf
+
+from ieg_tf import config as config_lib
+from ieg_tf import options
+
+FLAGS = flags.FLAGS
+# The flags that are not config fields.
+_NOT_FIELDS = ('recipe', 'max_iteration')
+
+
+def _fields():
+  for _, section in options.SECTIONS:
+    yield from dataclasses.fields(section)
+
+
+class ConfigFlagsTest(tf.test.TestCase):
+  def tearDown(self):
+    FLAGS.unparse_flags()
+    FLAGS.mark_as_parsed()
+    super().tearDown()
+
+  def test_every_flag_comes_from_exactly_one_field(self):
+    names = [options.flag_name(f) for f in _fields()]
+    self.assertLen(set(names), len(names))  # no two fields share a flag
+    defined = {
+      f.name for f in FLAGS.get_flags_for_module(sys.modules[options.__name__])
+    }
+    self.assertEqual(defined - set(_NOT_FIELDS), set(names))
+    self.assertContainsSubset(_NOT_FIELDS, defined)
+
+  def test_flag_defaults_are_the_field_defaults(self):
+    for field in _fields():
+      flag = FLAGS[options.flag_name(field)]
+      with self.subTest(field.name):
+        self.assertTrue(field.metadata['help'], 'every field has help')
+        if field.metadata['derived']:
+          self.assertIsNone(flag.default)
+          continue
+        want = field.default
+        if isinstance(want, enum.Enum):
+          want = want.value
+        self.assertEqual(flag.default, want)
+        self.assertEqual(type(flag.default), type(want))
+
+  def test_no_flags_resolve_to_the_default_config(self):
+    FLAGS.unparse_flags()
+    FLAGS(['ieg_tf'])
+    got = options.config_from_flags()
+    want = config_lib.default_config()
+    batch = want.run.batch_size  # a batch of 0 means --batch_size
+    want = dataclasses.replace(
+      want,
+      run=dataclasses.replace(want.run, eval_batch_size=batch),
+      pretrain=dataclasses.replace(want.pretrain, batch_size=batch),
+    )
+    self.assertEqual(got, want)
+
+  def test_bounds_reach_the_flags(self):
+    for field in _fields():
+      parser = FLAGS[options.flag_name(field)].parser
+      with self.subTest(field.name):
+        self.assertEqual(
+          getattr(parser, 'lower_bound', None), field.metadata['lower']
+        )
+        self.assertEqual(
+          getattr(parser, 'upper_bound', None), field.metadata['upper']
+        )
+
+
+if __name__ == '__main__':
+  tf.test.main()
