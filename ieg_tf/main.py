@@ -17,6 +17,7 @@ from absl import logging  # noqa: E402
 
 from ieg_tf import config as config_lib  # noqa: E402
 from ieg_tf import options  # noqa: E402
+from ieg_tf import validation  # noqa: E402
 from ieg_tf.errors import UserError  # noqa: E402
 
 EXIT_USER_ERROR = 2
@@ -38,23 +39,11 @@ def _main(cfg: config_lib.Config) -> dict:
   if run.deterministic:
     tf.config.experimental.enable_op_determinism()
   strategy = strategy_lib.make_strategy(run)
+  # Before flags.cfg: a config that cannot run leaves the workdir as it was.
+  validation.validate(cfg, strategy.num_replicas_in_sync)
   # Only the chief writes: workers sharing a workdir would race on the file.
   if run.mode == config_lib.Mode.TRAIN and strategy.extended.should_checkpoint:
     workdir.write_text(run.workdir, 'flags.cfg', options.flags_file_text())
-  replicas = strategy.num_replicas_in_sync
-  for name, batch in (
-    ('batch_size', run.batch_size),
-    ('eval_batch_size', run.eval_batch_size),
-  ):
-    if batch % replicas:
-      raise UserError(
-        f'--{name}={batch} is not divisible by the {replicas} replicas of '
-        f'--strategy={run.strategy.value}; use a multiple of {replicas}.'
-      )
-  if run.mode == config_lib.Mode.TRAIN:
-    from ieg_tf.pretrain import label_prior
-
-    label_prior.check_flags(cfg)
   data = prepare_data(cfg.data)
   # Every stage reads images (train, eval, precise BN, pre-training, report,
   # export): a pipeline failing past --max_bad_examples is one error line.

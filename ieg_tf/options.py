@@ -156,13 +156,6 @@ def config_from_flags() -> config_lib.Config:
   values['pretrain']['batch_size'] = (
     values['pretrain']['batch_size'] or run['batch_size']
   )
-  method = values['method']['method']
-  if method in _D.META_METHODS + (_D.Method.PROBE_ONLY,) and not (
-    data['probe_per_class'] > 0 or data['probe_hold_ratio'] > 0
-  ):
-    raise UserError(
-      f'--method={method.value} needs a probe set: set --probe_per_class > 0.'
-    )
   return _D.Config(**{n: cls(**values[n]) for n, cls in SECTIONS})
 
 

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from ieg_tf import config as config_lib
 from ieg_tf import options
+from ieg_tf import validation
 from ieg_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -75,8 +76,9 @@ class OptionsTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(cfg.data.probe_per_class, 0)
 
   def test_probe_only_needs_a_probe(self):
+    cfg = _parse('--method=probe_only', '--probe_per_class=0')
     with self.assertRaisesRegex(UserError, 'probe'):
-      _parse('--method=probe_only', '--probe_per_class=0')
+      validation.validate(cfg, 1)
 
   def test_bad_enum_and_range_are_flag_errors(self):
     with self.assertRaises(flags.IllegalFlagValueError):

@@ -28,7 +28,6 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from ieg_tf import config as config_lib
 from ieg_tf.data.prepare import PreparedData
 from ieg_tf.data.split import Split
 from ieg_tf.errors import UserError
@@ -38,37 +37,6 @@ from ieg_tf.runtime import summaries
 from ieg_tf.runtime.trainer import is_chief
 
 FILE_NAME = 'label_prior.npz'
-
-
-def check_flags(cfg: config_lib.Config) -> None:
-  """Raises UserError when --label_vote_neighbors cannot be used."""
-  if cfg.method.label_vote_neighbors <= 0:
-    if cfg.method.weight_confidence_source == 'vote':
-      raise UserError(
-        '--weight_confidence_source=vote reads the neighbor vote; it needs '
-        '--label_vote_neighbors=K > 0.'
-      )
-    return
-  if (
-    cfg.method.weight_confidence_source == 'vote'
-    and cfg.method.weight_confidence_mix <= 0
-  ):
-    raise UserError(
-      '--weight_confidence_source=vote has no effect with '
-      '--weight_confidence_mix=0; set the mix (1 = vote weights only).'
-    )
-  if cfg.method.method != config_lib.Method.IEG:
-    raise UserError(
-      "--label_vote_neighbors feeds IEG's pseudo-labels; it needs "
-      f'--method=ieg, not --method={cfg.method.method.value}.'
-    )
-  p = cfg.pretrain
-  staged = p.pretrain_steps > 0 or p.pretrain_epochs > 0
-  if not staged and not cfg.run.init_checkpoint:
-    raise UserError(
-      '--label_vote_neighbors needs a trained encoder: pass '
-      '--init_checkpoint=<pretrain workdir> or --pretrain_epochs > 0.'
-    )
 
 
 def vote_diagnostics(

@@ -147,13 +147,7 @@ def _next_stop(step: int, total: int, run: config_lib.RunConfig) -> int:
 def _train(cfg, strategy, data, ps: PretrainState, writer) -> dict:
   """Runs the contrastive steps left; returns the last logged metrics."""
   run, p = cfg.run, cfg.pretrain
-  replicas = strategy.num_replicas_in_sync
-  if p.batch_size % replicas:
-    raise UserError(
-      f'the contrastive batch {p.batch_size} (--pretrain_batch_size or '
-      f'--batch_size) is not divisible by the {replicas} replicas; use a '
-      f'multiple of {replicas}.'
-    )
+  # validation.py checked that the replicas divide the batch.
   step, total = ps.step, p.pretrain_steps
   dataset = strategy.distribute_datasets_from_function(
     # Offset by the step so a resumed stage does not replay its first pairs.
@@ -271,14 +265,8 @@ def run_pretrain(cfg, strategy, data: PreparedData, network: Network) -> dict:
     Final numbers ('pretrain/loss', 'pretrain/linear_probe_top1',
     'pretrain/gmm_auc', 'step', ...).
 
-  Raises:
-    UserError: the stage has no steps (--pretrain_epochs=0 and no
-      --pretrain_steps).
+  validation.py checked that the stage has steps.
   """
-  if stage_steps(cfg.pretrain, len(data.train)) <= 0:
-    raise UserError(
-      '--mode=pretrain needs --pretrain_epochs > 0 or --pretrain_steps=N > 0.'
-    )
   return run_stage(cfg, strategy, data, network, always_diagnose=True)
 
 

@@ -54,37 +54,6 @@ def _cfg(**method):
   return dataclasses.replace(base, method=m)
 
 
-class CheckFlagsTest(tf.test.TestCase):
-  def test_off_is_always_fine(self):
-    label_prior.check_flags(_cfg(method=config.Method.SUPERVISED))
-
-  def test_needs_ieg(self):
-    cfg = _cfg(method=config.Method.L2R, label_vote_neighbors=5)
-    with self.assertRaisesRegex(UserError, '--method=ieg, not --method=l2r'):
-      label_prior.check_flags(cfg)
-
-  def test_needs_an_encoder(self):
-    cfg = _cfg(label_vote_neighbors=5)
-    with self.assertRaisesRegex(UserError, '--init_checkpoint'):
-      label_prior.check_flags(cfg)
-    epochs = dataclasses.replace(cfg.pretrain, pretrain_epochs=2.0)
-    label_prior.check_flags(dataclasses.replace(cfg, pretrain=epochs))
-    steps = dataclasses.replace(cfg.pretrain, pretrain_steps=3)
-    label_prior.check_flags(dataclasses.replace(cfg, pretrain=steps))
-    run = dataclasses.replace(cfg.run, init_checkpoint='/some/dir')
-    label_prior.check_flags(dataclasses.replace(cfg, run=run))
-
-  def test_vote_weights_need_the_vote_and_a_mix(self):
-    with self.assertRaisesRegex(UserError, '--label_vote_neighbors=K > 0'):
-      label_prior.check_flags(_cfg(weight_confidence_source='vote'))
-    cfg = _cfg(label_vote_neighbors=5, weight_confidence_source='vote')
-    cfg = dataclasses.replace(
-      cfg, run=dataclasses.replace(cfg.run, init_checkpoint='/some/dir')
-    )
-    with self.assertRaisesRegex(UserError, '--weight_confidence_mix=0'):
-      label_prior.check_flags(cfg)
-
-
 class ComputePriorTest(tf.test.TestCase):
   def test_pixel_encoder_recovers_the_clusters(self):
     data = _data()

@@ -249,13 +249,6 @@ class MaybeInitializeTest(tf.test.TestCase):
     with self.assertRaisesRegex(UserError, 'does not match'):
       encoder_init.load_encoder(source_dir, _network(channels=3))
 
-  def test_mode_pretrain_needs_steps(self):
-    cfg = fixtures.cfg(self.create_tempdir().full_path, 0)
-    with self.assertRaisesRegex(UserError, '--pretrain_steps'):
-      stage.run_pretrain(
-        cfg, tf.distribute.get_strategy(), fixtures.data(), _network()
-      )
-
 
 class ResumeTest(tf.test.TestCase):
   def test_resume_inside_the_stage_across_strategies(self):
