@@ -64,6 +64,37 @@ class AugType(str, enum.Enum):
   AUTOAUG = 'autoaug'
 
 
+class MixupMode(enum.StrEnum):
+  """MixUp coefficients (ieg_tf/meta/mixup.py)."""
+
+  IEG = 'ieg'  # The reference: a per-example uniform draw.
+  BETA = 'beta'  # A true Beta(alpha, alpha) draw.
+
+
+class MetaWeightRule(enum.StrEnum):
+  """How L2R / IEG turn dL_meta/dw into weights (meta/weight_rules.py)."""
+
+  REFERENCE = 'reference'
+  NORMALIZED = 'normalized'
+  CLASS_CENTERED = 'class_centered'
+  CLASS_BALANCED = 'class_balanced'
+
+
+class ConfidenceSource(enum.StrEnum):
+  """Where IEG's --weight_confidence_mix reads p(given label)."""
+
+  NETWORK = 'network'
+  VOTE = 'vote'  # The neighbor-vote prior (pretrain/label_prior.py).
+
+
+class RelabelRule(enum.StrEnum):
+  """Which labels IEG replaces by the pseudo-label (meta/ieg_math.py)."""
+
+  EVIDENCE = 'evidence'
+  REFERENCE = 'reference'
+  CONFIDENCE = 'confidence'
+
+
 NETWORK_NAMES = ('tiny', 'resnet29', 'wrn28-10', 'preact_resnet18', 'resnet50')
 
 
@@ -241,11 +272,10 @@ class MethodConfig:
   num_views: int = setting(
     2, 'Views averaged into the pseudo-label (1 weak + K-1 strong).', lower=1
   )
-  mixup_mode: str = setting(
-    'ieg',
+  mixup_mode: MixupMode = setting(
+    MixupMode.IEG,
     'MixUp coefficients: ieg = the reference (per-example uniform draw); '
     'beta = a true Beta(alpha, alpha) draw (ieg_tf/meta/mixup.py).',
-    choices=('ieg', 'beta'),
   )
   mixup_alpha: float = setting(
     0.75, 'Beta alpha for --mixup_mode=beta.', lower=1e-3
@@ -265,15 +295,14 @@ class MethodConfig:
     'mean and renormalize (ReMixMatch distribution alignment to a uniform '
     'prior), so the targets cannot drift to one class.',
   )
-  meta_weight_rule: str = setting(
-    'reference',
+  meta_weight_rule: MetaWeightRule = setting(
+    MetaWeightRule.REFERENCE,
     'L2R / IEG: how the probe meta-gradient becomes example weights '
     '(ieg_tf/meta/weight_rules.py). reference = max(-g, 0) (the papers); '
     "normalized = divided by the example's residual ||p - t||; "
     'class_centered = normalized, then centered within each given label; '
     'class_balanced = max(-g, 0) shared out within each given label, every '
     'label keeping its batch share (see README).',
-    choices=('reference', 'normalized', 'class_centered', 'class_balanced'),
   )
   weight_confidence_mix: float = setting(
     0.0,
@@ -283,14 +312,13 @@ class MethodConfig:
     lower=0.0,
     upper=1.0,
   )
-  weight_confidence_source: str = setting(
-    'network',
+  weight_confidence_source: ConfidenceSource = setting(
+    ConfidenceSource.NETWORK,
     'IEG: where --weight_confidence_mix reads p(given label): the network, '
     'or the neighbor-vote prior of --label_vote_neighbors.',
-    choices=('network', 'vote'),
   )
-  relabel_rule: str = setting(
-    'evidence',
+  relabel_rule: RelabelRule = setting(
+    RelabelRule.EVIDENCE,
     'IEG: which labels to replace by the pseudo-label. evidence = where the '
     'probe meta-gradient says so AND the evidence agrees: the network beats '
     "the labels' estimated accuracy on the probe and the label is more "
@@ -298,7 +326,6 @@ class MethodConfig:
     'meta-gradient alone (the paper); confidence = where the network gives '
     "the given label less probability than its label's batch mean (see "
     'README).',
-    choices=('evidence', 'reference', 'confidence'),
   )
   label_vote_neighbors: int = setting(
     0,
