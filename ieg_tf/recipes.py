@@ -85,6 +85,19 @@ RECIPES = types.MappingProxyType(
       'cross-entropy on the given labels from the contrastive encoder',
       method='supervised',
     ),
+    'gce': _recipe(
+      'generalized cross-entropy (a robust loss) from a random init',
+      method='gce',
+      pretrain_epochs=0.0,
+      pretrain_steps=0,
+    ),
+    'probe_only': _recipe(
+      'cross-entropy on the clean probe alone, from a random init (what the '
+      'noisy data adds)',
+      method='probe_only',
+      pretrain_epochs=0.0,
+      pretrain_steps=0,
+    ),
     'l2r': _recipe(
       'learning to re-weight (Ren et al.) from a random init',
       method='l2r',

@@ -23,7 +23,9 @@ setting (default: uniform 80% and asymmetric 40%) trains
                image's encoder neighbors vote in its pseudo-label, and that
                vote's p(given label) is its weight (README "Neighbor votes")
 
-each as `python -m ieg_tf.main` with the same network, batch and steps.
+each as `python -m ieg_tf.main --recipe=...` (the cell's recipe from
+ieg_tf/recipes.py plus the flags in CELLS) with the same network, batch and
+steps.
 Without --methods it runs DEFAULT_METHODS (measured: 65 minutes on 2 idle
 cores at the default 1,500 steps, plus 13 for the contrastive stage; README); `clean` and `probe_only` use no noisy
 label, so they run once, in the first setting. The
@@ -56,6 +58,7 @@ Usage:
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -69,21 +72,7 @@ import study_cells  # noqa: E402
 from study_tables import markdown, write_csv, write_plot  # noqa: E402
 
 SETTINGS = ('uniform_0.8', 'asymmetric_0.4')
-METHODS = (
-  'clean',
-  'supervised',
-  'probe_only',
-  'gce',
-  'l2r',
-  'l2r_confidence',
-  'ieg',
-  'ieg_reference',
-  'ieg_confidence',
-  'supervised_c2d',
-  'ieg_c2d',
-  'ieg_c2d_vote',
-)
-# What runs without --methods: the issue's cells (clean ceiling, noisy
+# What runs without --methods: the main cells (clean ceiling, noisy
 # supervised, GCE, L2R, IEG, IEG after contrastive pre-training) plus
 # supervised_c2d, which separates the encoder's gain from IEG's. The other
 # cells are ablations (README); together they take several hours.
@@ -105,13 +94,52 @@ DIGITS = 'digits'
 VOTE_NEIGHBORS = 500
 
 
+@dataclasses.dataclass(frozen=True)
+class Cell:
+  """One study cell: a recipe (ieg_tf/recipes.py) plus the flags it adds.
+
+  Attributes:
+    recipe: the `--recipe` the cell runs.
+    flags: flags on top of the recipe (they win over it).
+    encoder: start from the study's shared contrastive stage (`_c2d`).
+  """
+
+  recipe: str
+  flags: tuple[str, ...] = ()
+  encoder: bool = False
+
+
+_VOTES = (
+  f'--label_vote_neighbors={VOTE_NEIGHBORS}',
+  '--weight_confidence_mix=1',
+  '--weight_confidence_source=vote',
+)
+CELLS = {
+  'clean': Cell('supervised', ('--noise_type=none',)),
+  'supervised': Cell('supervised'),
+  'probe_only': Cell('probe_only'),
+  'gce': Cell('gce'),
+  'l2r': Cell('l2r'),
+  'l2r_confidence': Cell('l2r', ('--weight_confidence_mix=1',)),
+  'ieg': Cell('pipeline'),
+  'ieg_reference': Cell('pipeline', ('--mixup_confidence_threshold=0',)),
+  'ieg_confidence': Cell('pipeline', ('--weight_confidence_mix=1',)),
+  'supervised_c2d': Cell('supervised_c2d', encoder=True),
+  'ieg_c2d': Cell('pipeline', encoder=True),
+  'ieg_c2d_vote': Cell('pipeline', _VOTES, encoder=True),
+}
+METHODS = tuple(CELLS)
+
+
 def method_flags(method: str, setting: str, args) -> list[str]:
   """The main job's flags for one (method, setting) cell."""
   noise, ratio = setting.rsplit('_', 1)
+  cell = CELLS[method]
   flags = [
+    f'--recipe={cell.recipe}',
     f'--noise_type={noise}',
     f'--noise_ratio={ratio}',
-    # Random init unless the cell names its encoder (`_c2d`).
+    # Random init unless the cell starts from the study's encoder.
     '--pretrain_epochs=0',
     f'--network_name={args.network_name}',
     f'--batch_size={args.batch_size}',
@@ -131,25 +159,10 @@ def method_flags(method: str, setting: str, args) -> list[str]:
     # effect on the other methods.
     f'--unsup_rampup_steps={args.train_steps // 2}',
   ]
-  if method == 'clean':
-    return flags + ['--method=supervised', '--noise_type=none']
-  if method == 'ieg_reference':
-    return flags + ['--method=ieg', '--mixup_confidence_threshold=0']
-  if method in ('l2r_confidence', 'ieg_confidence'):
-    base = method.split('_')[0]
-    return flags + [f'--method={base}', '--weight_confidence_mix=1']
-  if method == 'ieg_c2d_vote':
-    return method_flags('ieg_c2d', setting, args) + [
-      f'--label_vote_neighbors={VOTE_NEIGHBORS}',
-      '--weight_confidence_mix=1',
-      '--weight_confidence_source=vote',
-    ]
-  if method.endswith('_c2d'):
-    return flags + [
-      f'--method={method[: -len("_c2d")]}',
-      f'--init_checkpoint={pretrain_dir(args)}',
-    ]
-  return flags + [f'--method={method}']
+  flags += list(cell.flags)  # after the base flags: the last value wins
+  if cell.encoder:
+    flags.append(f'--init_checkpoint={pretrain_dir(args)}')
+  return flags
 
 
 def pretrain_dir(args) -> str:
@@ -320,7 +333,7 @@ def main(argv=None):
   for m in methods:
     if m not in METHODS:
       raise SystemExit(f'accuracy_study: unknown method {m}; use {METHODS}')
-  needs_pretrain = any('_c2d' in m for m in methods)
+  needs_pretrain = any(CELLS[m].encoder for m in methods)
   if args.dry_run:
     if needs_pretrain:
       print(' '.join(pretrain_flags(settings[0], args)))

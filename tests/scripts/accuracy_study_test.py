@@ -1,11 +1,18 @@
 """scripts/accuracy_study.py: flags per cell, result parsing, one tiny run."""
 
+import dataclasses
 import importlib.util
 import json
 import os
 
+from absl import flags
 import numpy as np
 import tensorflow as tf
+
+from ieg_tf import config as config_lib
+from ieg_tf import options
+
+FLAGS = flags.FLAGS
 
 _ROOT = os.path.join(os.path.dirname(__file__), '..', '..')
 _SCRIPT = os.path.join(_ROOT, 'scripts', 'accuracy_study.py')
@@ -60,28 +67,66 @@ class AccuracyStudyTest(tf.test.TestCase):
       precise_bn_batches=50,
       out='/study',
     )
-    clean = study.method_flags('clean', 'uniform_0.8', args)
-    # absl keeps the last value of a repeated flag: clean labels win.
-    self.assertEqual(clean[-1], '--noise_type=none')
-    # The `_c2d` cells differ from their base cell only by the shared encoder.
-    for cell, base in (('ieg_c2d', 'ieg'), ('supervised_c2d', 'supervised')):
-      c2d = study.method_flags(cell, 'uniform_0.8', args)
+
+    def cfg(cell, setting='uniform_0.8'):
+      """The Config `python -m ieg_tf.main` builds from the cell's flags."""
+      FLAGS.unparse_flags()
+      FLAGS(['ieg_tf', *study.method_flags(cell, setting, args)])
+      return options.config_from_flags()
+
+    def changed(a, b):
+      """Names of the fields where two configs differ."""
+      out = set()
+      for section in ('data', 'model', 'optim', 'method', 'run', 'pretrain'):
+        x, y = getattr(a, section), getattr(b, section)
+        for f in dataclasses.fields(x):
+          if getattr(x, f.name) != getattr(y, f.name):
+            out.add(f.name)
+      return out
+
+    try:
+      ieg, sup = cfg('ieg'), cfg('supervised')
+      self.assertEqual(ieg.method.method, config_lib.Method.IEG)
+      self.assertEqual(sup.method.method, config_lib.Method.SUPERVISED)
+      self.assertEqual(changed(sup, ieg), {'method'})
+      # Clean labels win over the setting's noise.
+      self.assertEqual(changed(sup, cfg('clean')), {'noise_type'})
+      self.assertEqual(cfg('clean').data.noise_type, config_lib.NoiseType.NONE)
+      # The `_c2d` cells differ from their base cell only by the encoder.
+      for cell, base in (('ieg_c2d', 'ieg'), ('supervised_c2d', 'supervised')):
+        c2d = cfg(cell)
+        self.assertEqual(changed(cfg(base), c2d), {'init_checkpoint'})
+        self.assertEqual(c2d.run.init_checkpoint, '/study/pretrain')
+      vote = cfg('ieg_c2d_vote')
       self.assertEqual(
-        c2d[-1], '--init_checkpoint=' + os.path.join('/study', 'pretrain')
+        changed(cfg('ieg_c2d'), vote),
+        {
+          'label_vote_neighbors',
+          'weight_confidence_mix',
+          'weight_confidence_source',
+        },
       )
-      self.assertEqual(c2d[:-1], study.method_flags(base, 'uniform_0.8', args))
-    vote = study.method_flags('ieg_c2d_vote', 'uniform_0.8', args)
-    self.assertEqual(
-      vote[-3:],
-      [
-        '--label_vote_neighbors=500',
-        '--weight_confidence_mix=1',
-        '--weight_confidence_source=vote',
-      ],
-    )
-    self.assertEqual(
-      vote[:-3], study.method_flags('ieg_c2d', 'uniform_0.8', args)
-    )
+      self.assertEqual(vote.method.label_vote_neighbors, 500)
+      self.assertEqual(
+        changed(ieg, cfg('ieg_reference')), {'mixup_confidence_threshold'}
+      )
+      for cell, base in (('l2r_confidence', 'l2r'), ('ieg_confidence', 'ieg')):
+        self.assertEqual(
+          changed(cfg(base), cfg(cell)), {'weight_confidence_mix'}
+        )
+      self.assertEqual(changed(sup, cfg('gce')), {'method'})
+      self.assertEqual(
+        cfg('probe_only').method.method, config_lib.Method.PROBE_ONLY
+      )
+      asym = cfg('gce', 'asymmetric_0.4')
+      self.assertEqual(asym.data.noise_type, config_lib.NoiseType.ASYMMETRIC)
+      self.assertEqual(asym.data.noise_ratio, 0.4)
+      # Every cell is a random init unless it names the encoder.
+      for cell in study.METHODS:
+        self.assertEqual(cfg(cell).pretrain.pretrain_epochs, 0.0, cell)
+    finally:
+      FLAGS.unparse_flags()
+      FLAGS.mark_as_parsed()
     pretrain = study.pretrain_flags('asymmetric_0.4', args)
     for flag in (
       '--mode=pretrain',
@@ -91,19 +136,6 @@ class AccuracyStudyTest(tf.test.TestCase):
       '--linear_probe_examples=30',
     ):
       self.assertIn(flag, pretrain)
-    reference = study.method_flags('ieg_reference', 'uniform_0.8', args)
-    self.assertEqual(
-      reference[-2:], ['--method=ieg', '--mixup_confidence_threshold=0']
-    )
-    for cell, method in (('l2r_confidence', 'l2r'), ('ieg_confidence', 'ieg')):
-      self.assertEqual(
-        study.method_flags(cell, 'uniform_0.8', args)[-2:],
-        [f'--method={method}', '--weight_confidence_mix=1'],
-      )
-    asym = study.method_flags('gce', 'asymmetric_0.4', args)
-    self.assertIn('--noise_type=asymmetric', asym)
-    self.assertIn('--noise_ratio=0.4', asym)
-    self.assertIn('--method=gce', asym)
 
   def test_reads_eval_lines_and_formats_the_table(self):
     study = _load_script()
