@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from ieg_tf import config as config_lib
 from ieg_tf import options
+from ieg_tf import recipes as recipes_lib
 from ieg_tf import validation
 from ieg_tf.errors import UserError
 
@@ -105,6 +106,9 @@ class OptionsTest(tf.test.TestCase, parameterized.TestCase):
       with self.subTest(os.path.basename(path)), flagsaver.flagsaver():
         cfg = _parse(f'--flagfile={path}')
         self.assertGreater(cfg.run.train_steps, 0)
+        # Each builds on a named recipe (ieg_tf/recipes.py).
+        self.assertIn(FLAGS.recipe, recipes_lib.RECIPES)
+        self.assertTrue(FLAGS['recipe'].present, path)
 
 
 if __name__ == '__main__':
