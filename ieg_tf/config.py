@@ -64,19 +64,10 @@ class AugType(str, enum.Enum):
   AUTOAUG = 'autoaug'
 
 
-class MixupMode(enum.StrEnum):
-  """MixUp coefficients (ieg_tf/meta/mixup.py)."""
-
-  IEG = 'ieg'  # The reference: a per-example uniform draw.
-  BETA = 'beta'  # A true Beta(alpha, alpha) draw.
-
-
 class MetaWeightRule(enum.StrEnum):
   """How L2R / IEG turn dL_meta/dw into weights (meta/weight_rules.py)."""
 
   REFERENCE = 'reference'
-  NORMALIZED = 'normalized'
-  CLASS_CENTERED = 'class_centered'
   CLASS_BALANCED = 'class_balanced'
 
 
@@ -92,7 +83,6 @@ class RelabelRule(enum.StrEnum):
 
   EVIDENCE = 'evidence'
   REFERENCE = 'reference'
-  CONFIDENCE = 'confidence'
 
 
 NETWORK_NAMES = ('tiny', 'resnet29', 'wrn28-10', 'preact_resnet18', 'resnet50')
@@ -272,14 +262,6 @@ class MethodConfig:
   num_views: int = setting(
     2, 'Views averaged into the pseudo-label (1 weak + K-1 strong).', lower=1
   )
-  mixup_mode: MixupMode = setting(
-    MixupMode.IEG,
-    'MixUp coefficients: ieg = the reference (per-example uniform draw); '
-    'beta = a true Beta(alpha, alpha) draw (ieg_tf/meta/mixup.py).',
-  )
-  mixup_alpha: float = setting(
-    0.75, 'Beta alpha for --mixup_mode=beta.', lower=1e-3
-  )
   mixup_confidence_threshold: float = setting(
     0.8,
     'IEG: a noisy MixUp row enters the ce_factor term only when the largest '
@@ -289,18 +271,10 @@ class MethodConfig:
     lower=0.0,
     upper=1.0,
   )
-  mixup_distribution_alignment: bool = setting(
-    False,
-    'IEG: divide the pseudo-labels used as MixUp targets by their batch '
-    'mean and renormalize (ReMixMatch distribution alignment to a uniform '
-    'prior), so the targets cannot drift to one class.',
-  )
   meta_weight_rule: MetaWeightRule = setting(
     MetaWeightRule.REFERENCE,
     'L2R / IEG: how the probe meta-gradient becomes example weights '
     '(ieg_tf/meta/weight_rules.py). reference = max(-g, 0) (the papers); '
-    "normalized = divided by the example's residual ||p - t||; "
-    'class_centered = normalized, then centered within each given label; '
     'class_balanced = max(-g, 0) shared out within each given label, every '
     'label keeping its batch share (see README).',
   )
@@ -323,9 +297,7 @@ class MethodConfig:
     'probe meta-gradient says so AND the evidence agrees: the network beats '
     "the labels' estimated accuracy on the probe and the label is more "
     'likely wrong than right (docs/algorithm.md); reference = the '
-    'meta-gradient alone (the paper); confidence = where the network gives '
-    "the given label less probability than its label's batch mean (see "
-    'README).',
+    'meta-gradient alone (the paper).',
   )
   label_vote_neighbors: int = setting(
     0,
@@ -334,13 +306,6 @@ class MethodConfig:
     'space, calibrated on the probe, into its pseudo-label (0 = off, the '
     'paper; ieg_tf/pretrain/label_prior.py). See README "Neighbor votes".',
     lower=0,
-  )
-  label_vote_mix: float = setting(
-    0.5,
-    'Share of the neighbor vote in the pseudo-label before sharpening, with '
-    '--label_vote_neighbors > 0.',
-    lower=0.0,
-    upper=1.0,
   )
   mwnet_hidden_units: int = setting(
     100, 'Meta-Weight-Net hidden width.', lower=1

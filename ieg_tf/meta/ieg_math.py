@@ -216,17 +216,15 @@ def ieg_meta_step(
       caller's GradientTape on theta, `view_logits` can be reused for the
       final loss without a second forward pass.
     weight_rule: how dL/dw becomes w*, one of `weight_rules.WEIGHT_RULES`
-      ('reference' = the paper). The residual is taken against the
-      look-ahead target eps0 y + (1 - eps0) g.
+      ('reference' = the paper).
     confidence_mix: share of `weight_rules.given_label_weights` in w*
       (0 = the paper).
     relabel_rule: 'evidence' (the reference's eps*, vetoed where
       `label_evidence.evidence_keep` keeps the label), 'reference' (eps* =
-      [dL_meta/deps < 0]) or 'confidence'
-      (`weight_rules.confidence_relabel`).
+      [dL_meta/deps < 0]).
     prior: optional float [B, C] per-example prior mixed into the
       pseudo-label (`--label_vote_neighbors`); None = the paper.
-    prior_mix: its share (`--label_vote_mix`).
+    prior_mix: its share (IEG uses 0.5, `ieg_step.py`).
     prior_confidence: `confidence_mix` reads p(given label) from `prior`
       instead of the network (`--weight_confidence_source=vote`).
     probe_holdout: optional bool [P], the probe rows MixUp does not train
@@ -270,7 +268,6 @@ def ieg_meta_step(
     grad_w,
     weight_rule,
     logits=weak_logits,
-    targets=mix_targets(labels, result.aux['pseudo_labels'], eps0),
     labels=labels,
     confidence_mix=confidence_mix,
     confidence_probs=prior if prior_confidence else None,
@@ -291,9 +288,7 @@ def ieg_meta_step(
     agreement, model_accuracy, evidence.shape[-1]
   )
   posterior = label_evidence.label_posterior(evidence, labels, label_accuracy)
-  if relabel_rule == 'confidence':
-    eps = weight_rules.confidence_relabel(weak_logits, labels)
-  elif relabel_rule == 'reference':
+  if relabel_rule == 'reference':
     eps = lookahead.ieg_relabel(grad_eps)
   elif relabel_rule == 'evidence':
     # The meta-gradient proposes, the evidence may veto: a label goes only
@@ -305,8 +300,7 @@ def ieg_meta_step(
     eps = tf.maximum(proposed, tf.cast(keep, proposed.dtype))
   else:
     raise ValueError(
-      f'relabel rule {relabel_rule!r} is not one of '
-      f'{weight_rules.RELABEL_RULES}.'
+      f"relabel rule {relabel_rule!r} is not 'evidence' or 'reference'."
     )
   return IegMetaOutput(
     weights=weights,

@@ -21,7 +21,6 @@ from ieg_tf.errors import UserError
 from ieg_tf.meta import (
   ieg_loss,
   ieg_math,
-  label_guess,
   losses,
   meta_diagnostics,
   meta_groups,
@@ -30,9 +29,9 @@ from ieg_tf.meta import (
 )
 from ieg_tf.meta.step_api import StepContext, StepOutput, accuracy, rampup
 
-# The reference hard-codes its approximate-Beta parameter; --mixup_alpha
-# only sets the true Beta draw of --mixup_mode=beta.
-_IEG_MIXUP_ALPHA = 0.5
+# Share of the neighbor vote in the pseudo-label (--label_vote_neighbors);
+# no other share was measured (docs/experiments.md).
+_VOTE_SHARE = 0.5
 
 
 def view_keys(num_views: int) -> list:
@@ -65,22 +64,16 @@ class IegStep:
     ctx: static step facts (meta_groups: see `meta_groups.py`).
     method_cfg: `config.MethodConfig` (meta_stepsize, meta_momentum,
       ce_factor, consistency_factor, grad_eps_init, label_temperature,
-      num_views, mixup_mode, mixup_alpha, unsup_rampup_steps,
-      mixup_confidence_threshold, mixup_distribution_alignment,
+      num_views, unsup_rampup_steps, mixup_confidence_threshold,
       meta_weight_rule, weight_confidence_mix, weight_confidence_source,
-      relabel_rule, label_vote_neighbors, label_vote_mix).
+      relabel_rule, label_vote_neighbors).
 
     Raises:
-      UserError: bad num_views or mixup_mode.
+      UserError: bad num_views.
     """
     meta_groups.check_groups(ctx)
     if method_cfg.num_views < 1:
       raise UserError(f'--num_views must be >= 1, got {method_cfg.num_views}.')
-    if method_cfg.mixup_mode not in mixup.MIX_MODES:
-      raise UserError(
-        f'--mixup_mode={method_cfg.mixup_mode} is not one of '
-        f'{", ".join(mixup.MIX_MODES)}.'
-      )
     self._ctx = ctx
     self._m = method_cfg
     self._view_keys = view_keys(method_cfg.num_views)
@@ -212,7 +205,7 @@ class IegStep:
         confidence_mix=m.weight_confidence_mix,
         relabel_rule=m.relabel_rule,
         prior=self._prior(train),
-        prior_mix=m.label_vote_mix,
+        prior_mix=_VOTE_SHARE,
         prior_confidence=m.weight_confidence_source == 'vote',
         probe_holdout=holdout,
       )
@@ -231,10 +224,6 @@ class IegStep:
           mixup_pseudo_labels = tf.cast(
             meta.class_posterior, meta.pseudo_labels.dtype
           )
-        elif m.mixup_distribution_alignment:
-          mixup_pseudo_labels = label_guess.align_to_uniform(
-            tf.stop_gradient(mixup_pseudo_labels)
-          )
         mix_probe_images, mix_probe_labels = probe['image'], probe['label']
         if holdout is not None:
           rows = probe_holdout.mixup_rows(holdout)
@@ -247,8 +236,6 @@ class IegStep:
           train['image_weak'],
           train['image_strong'],
           mixup_pseudo_labels,
-          mode=m.mixup_mode,
-          alpha=m.mixup_alpha if m.mixup_mode == 'beta' else _IEG_MIXUP_ALPHA,
         )
         mix_logits = forward(params, mix_images)
       penalty = losses.l2_penalty(params, ctx.decay_mask, ctx.weight_decay)

@@ -124,13 +124,11 @@ def l2r_meta_step(
   )
   (grad_w,) = result.meta_grads
   logits = result.aux
-  targets = tf.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
   return L2rMetaOutput(
     weights=weight_rules.meta_weights(
       grad_w,
       weight_rule,
       logits=logits,
-      targets=targets,
       labels=labels,
       confidence_mix=confidence_mix,
     ),

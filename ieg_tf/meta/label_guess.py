@@ -54,7 +54,7 @@ def guess_label(
   """Pseudo-label: sharpened mean of softmax(logit_norm(view)) over K views.
 
   With a prior: g = sharpen((1 - a) * q + a * prior), q the mean over views
-  and a = `prior_mix` (IEG's neighbor vote, `--label_vote_mix`).
+  and a = `prior_mix` (IEG's neighbor vote, `--label_vote_neighbors`).
 
   Args:
     view_logits: K >= 1 float [B, C] logit matrices of the same examples under
@@ -77,24 +77,3 @@ def guess_label(
     prior = tf.stop_gradient(tf.cast(prior, mean_probs.dtype))
     mean_probs = (1.0 - a) * mean_probs + a * prior
   return sharpen(mean_probs, temperature)
-
-
-def align_to_uniform(pseudo_labels: tf.Tensor) -> tf.Tensor:
-  """Distribution alignment (ReMixMatch) toward a uniform class prior.
-
-  g_i <- normalize(g_i / mean_j g_j): every class's share of the batch's
-  pseudo-label mass is pushed toward 1/C. Why: a self-training target that
-  drifts to one class feeds back into the next targets; dividing by the
-  batch mean cancels that drift. The batch (this replica's slice) stands in
-  for ReMixMatch's running average, so the function stays pure and static.
-
-  Args:
-    pseudo_labels: float [B, C] distributions (rows sum to 1).
-
-  Returns:
-    float [B, C] distributions, same dtype.
-  """
-  mean = tf.reduce_mean(pseudo_labels, axis=0, keepdims=True)
-  tiny = tf.constant(1e-6, pseudo_labels.dtype)
-  aligned = pseudo_labels / (mean + tiny)
-  return aligned / tf.reduce_sum(aligned, axis=-1, keepdims=True)

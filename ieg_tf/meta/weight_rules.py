@@ -12,18 +12,10 @@ last layer, -g_i is proportional to
   2. whether the probe under-predicts the class t_i points to, the same for
      every example carrying that label;
   3. whether x_i looks like the probe images of its label (the signal).
-Measured on CIFAR-10 at 80% uniform noise with a small CNN, 1 and 2 swamp 3:
-the mean weight of correctly labeled examples is only 1.4x that of wrong
-ones (README "Accuracy study"). The rules here remove them:
+Measured on CIFAR-10 at 80% uniform noise with a small CNN, 1 and 2 swamp 3
+(docs/experiments.md: dividing out 1 and centering 2 did not help). Rules:
 
   'reference'       max(-g, 0), normalized (the papers).
-  'normalized'      max(-g / ||p - t||, 0), normalized: removes 1, so an
-                    example is ranked by the direction of its gradient, not
-                    its size.
-  'class_centered'  -g / ||p - t|| minus its mean over the slice's examples
-                    with the same given label, clipped and normalized:
-                    removes 1 and 2, so examples compete only against
-                    others that carry the same label.
   'class_balanced'  max(-g, 0) divided by its mean over the slice's examples
                     with the same given label, over B: every label keeps the
                     share of the batch it has (as in supervised training),
@@ -38,27 +30,10 @@ ones (README "Accuracy study"). The rules here remove them:
 
 import tensorflow as tf
 
-WEIGHT_RULES = ('reference', 'normalized', 'class_centered', 'class_balanced')
+WEIGHT_RULES = ('reference', 'class_balanced')
 
 # Added to the weight normalizer so an all-clipped batch gives w* = 0.
 _WEIGHT_NORM_EPS = 1e-5
-# Floor of the residual norm: a fitted example (p = t) has g = 0 exactly.
-_RESIDUAL_FLOOR = 1e-3
-
-
-def residual_norm(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-  """||softmax(z_i) - t_i||_2 per row, gradient stopped.
-
-  Args:
-    logits: float [B, C] look-ahead logits z at theta.
-    targets: float [B, C] the look-ahead loss's soft targets t.
-
-  Returns:
-    float [B] (dtype of `logits`).
-  """
-  probs = tf.nn.softmax(tf.stop_gradient(logits), axis=-1)
-  residual = probs - tf.cast(tf.stop_gradient(targets), probs.dtype)
-  return tf.norm(residual, axis=-1)
 
 
 def same_label_mean(values: tf.Tensor, labels: tf.Tensor, num_classes: int):
@@ -153,36 +128,11 @@ def relative_confidence(
   return within_label_share(p_given, labels, logits.shape[-1])
 
 
-RELABEL_RULES = ('evidence', 'reference', 'confidence')
-
-
-def confidence_relabel(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-  """eps* of `--relabel_rule=confidence`: keep the given label (1) where the
-  network's p(given label) is at least its label's slice mean, else use the
-  pseudo-label (0).
-
-  Why: the reference's eps* = [dL_meta/deps < 0] replaced labels almost at
-  random on CIFAR-10 at 80% noise (precision 0.76 against a 0.72 base rate),
-  while the relative p(given label) separates right from wrong labels far
-  better (README "Accuracy study").
-
-  Args:
-    logits: float [B, C] (the weak view at theta).
-    labels: int [B] given labels.
-
-  Returns:
-    float [B] in {0, 1}, gradient stopped.
-  """
-  keep = relative_confidence(logits, labels) >= 1.0
-  return tf.cast(keep, logits.dtype)
-
-
 def meta_weights(
   grad_w: tf.Tensor,
   rule: str,
   *,
   logits: tf.Tensor | None = None,
-  targets: tf.Tensor | None = None,
   labels: tf.Tensor | None = None,
   confidence_mix: float = 0.0,
   confidence_probs: tf.Tensor | None = None,
@@ -195,12 +145,9 @@ def meta_weights(
   Args:
     grad_w: float [B] dL_meta/dw.
     rule: one of WEIGHT_RULES.
-    logits: float [B, C] look-ahead logits ('normalized', 'class_centered';
-      'class_balanced' reads only its class count C).
-    targets: float [B, C] look-ahead targets ('normalized',
-      'class_centered').
-    labels: int [B] given labels ('class_centered', 'class_balanced',
-      confidence_mix > 0).
+    logits: float [B, C] look-ahead logits ('class_balanced' reads only its
+      class count C; confidence_mix > 0 its softmax).
+    labels: int [B] given labels ('class_balanced', confidence_mix > 0).
     confidence_mix: a in [0, 1]; the result is (1 - a) w*_rule + a
       `given_label_weights` (0 = the meta weights alone).
     confidence_probs: optional float [B, C] that `given_label_weights`
@@ -225,15 +172,6 @@ def meta_weights(
     return _mix_confidence(
       weights, confidence_mix, logits, labels, confidence_probs
     )
-  if rule in ('normalized', 'class_centered'):
-    if logits is None or targets is None:
-      raise ValueError(f'meta weight rule {rule!r} needs logits and targets.')
-    norm = tf.cast(residual_norm(logits, targets), score.dtype)
-    score = score / tf.maximum(norm, _RESIDUAL_FLOOR)
-  if rule == 'class_centered':
-    if labels is None:
-      raise ValueError('meta weight rule class_centered needs labels.')
-    score = score - same_label_mean(score, labels, logits.shape[-1])
   clipped = tf.maximum(score, 0.0)
   weights = clipped / (tf.reduce_sum(clipped) + _WEIGHT_NORM_EPS)
   return _mix_confidence(

@@ -143,10 +143,10 @@ class MainDigitsTest(tf.test.TestCase):
 
   def test_weight_and_relabel_options(self):
     options = (
-      '--meta_weight_rule=class_centered',
+      '--meta_weight_rule=class_balanced',
       '--weight_confidence_mix=0.5',
     )
-    for method, extra in (('l2r', ()), ('ieg', ('--relabel_rule=confidence',))):
+    for method, extra in (('l2r', ()), ('ieg', ('--relabel_rule=reference',))):
       workdir = self.create_tempdir().full_path
       proc = self._run(
         f'--workdir={workdir}',

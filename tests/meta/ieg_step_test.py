@@ -67,7 +67,7 @@ def _run(strategy, method, jit, steps=2, prior=False, **method_kwargs):
   if prior:
     # The neighbor-vote column (--label_vote_neighbors): [N, C] per row.
     train = dataclasses.replace(
-      train, label_prior=np.eye(3)[train.clean_labels] * 0.7 + 0.1
+      train, label_prior=np.eye(3)[train.clean_labels] * 0.97 + 0.01
     )
   dist = strategy.distribute_datasets_from_function(
     pipeline.train_dataset_fn(train, _split(9, 100, 1), spec)
@@ -121,10 +121,10 @@ class MetaStepTest(tf.test.TestCase, parameterized.TestCase):
       True,
       prior=prior,
       label_vote_neighbors=5 if prior else 0,
-      label_vote_mix=1.0,
     )
     if prior:
-      # The prior's argmax is the clean label and it has the whole share.
+      # The prior (0.98 on the clean label, half of the pseudo-label's mix)
+      # outweighs the untrained network.
       self.assertAllClose(metrics['pseudo/accuracy'], 1.0)
     for name in (
       'loss/total',

@@ -109,25 +109,5 @@ class LabelGuessTest(tf.test.TestCase, parameterized.TestCase):
       label_guess.guess_label([])
 
 
-class AlignToUniformTest(tf.test.TestCase):
-  def test_numpy_oracle_and_balancing(self):
-    rng = np.random.default_rng(3)
-    # Pseudo-labels drifting to class 0.
-    g = rng.dirichlet([8.0, 1.0, 1.0, 1.0], 16)
-    got = label_guess.align_to_uniform(tf.constant(g)).numpy()
-    expected = g / (g.mean(0, keepdims=True) + 1e-6)
-    expected /= expected.sum(-1, keepdims=True)
-    self.assertAllClose(got, expected)
-    self.assertAllClose(got.sum(-1), np.ones(16))
-    # The class shares of the batch move toward 1/C.
-    spread = lambda p: np.abs(p.mean(0) - 0.25).max()  # noqa: E731
-    self.assertLess(spread(got), 0.5 * spread(g))
-
-  def test_balanced_batch_is_unchanged(self):
-    g = np.eye(4)[[0, 1, 2, 3, 1, 0, 3, 2]] * 0.7 + 0.075
-    got = label_guess.align_to_uniform(tf.constant(g)).numpy()
-    self.assertAllClose(got, g, atol=1e-5)
-
-
 if __name__ == '__main__':
   tf.test.main()

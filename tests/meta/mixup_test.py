@@ -3,9 +3,7 @@
 import numpy as np
 import scipy.stats
 import tensorflow as tf
-from absl.testing import parameterized
 
-from ieg_tf.errors import UserError
 from ieg_tf.meta import mixup
 
 _SEED = tf.constant([7, 11], tf.int32)
@@ -19,77 +17,42 @@ def _ieg_lambda_cdf(t):
   return 1.0 - np.sqrt(np.clip(2.0 * (1.0 - t), 0.0, 1.0))
 
 
-class MixCoefficientsTest(tf.test.TestCase, parameterized.TestCase):
-  def test_ieg_mode_mean_is_five_sixths(self):
-    lam = mixup.sample_mix_coefficients(_SEED, 200_000, 'ieg').numpy()
+class MixCoefficientsTest(tf.test.TestCase):
+  def test_mean_is_five_sixths(self):
+    lam = mixup.sample_mix_coefficients(_SEED, 200_000).numpy()
     # sd(lambda) ~ 0.149, so the standard error is 3.3e-4; 2e-3 is 6 SE.
     self.assertAllClose(lam.mean(), 5.0 / 6.0, atol=2e-3)
     self.assertGreaterEqual(lam.min(), 0.5)
     self.assertLessEqual(lam.max(), 1.0)
 
-  def test_ieg_mode_matches_its_exact_cdf(self):
-    lam = mixup.sample_mix_coefficients(_SEED, 20_000, 'ieg', dtype=tf.float64)
+  def test_matches_its_exact_cdf(self):
+    lam = mixup.sample_mix_coefficients(_SEED, 20_000, dtype=tf.float64)
     self.assertGreater(scipy.stats.kstest(lam, _ieg_lambda_cdf).pvalue, _MIN_P)
 
-  def test_beta_mode_is_not_the_ieg_distribution(self):
-    lam = mixup.sample_mix_coefficients(_SEED, 20_000, 'beta', 0.5)
-    self.assertLess(scipy.stats.kstest(lam, _ieg_lambda_cdf).pvalue, 1e-6)
+  def test_distribution_test_can_fail(self):
+    # A true folded Beta(0.5, 0.5) is rejected: the KS check has power.
+    x = scipy.stats.beta(0.5, 0.5).rvs(20_000, random_state=0)
+    folded = np.maximum(x, 1.0 - x)
+    self.assertLess(scipy.stats.kstest(folded, _ieg_lambda_cdf).pvalue, 1e-6)
 
-  @parameterized.parameters(0.2, 0.5, 1.0, 2.0)
-  def test_beta_mode_matches_folded_beta(self, alpha):
-    lam = mixup.sample_mix_coefficients(
-      _SEED, 20_000, 'beta', alpha, tf.float64
-    ).numpy()
-    beta = scipy.stats.beta(alpha, alpha)
-    # max(X, 1 - X) of a symmetric Beta: P(<= t) = 2 F(t) - 1 on [0.5, 1].
-    result = scipy.stats.kstest(lam, lambda t: 2.0 * beta.cdf(t) - 1.0)
-    self.assertGreater(result.pvalue, _MIN_P)
-
-  @parameterized.parameters(0.3, 1.0, 4.0)
-  def test_sample_beta_matches_scipy(self, alpha):
-    x = mixup.sample_beta(_SEED, 20_000, alpha, tf.float64).numpy()
-    p = scipy.stats.kstest(x, scipy.stats.beta(alpha, alpha).cdf).pvalue
-    self.assertGreater(p, _MIN_P)
-
-  @parameterized.parameters(0.3, 1.0, 3.0)
-  def test_gamma_sampler_matches_scipy(self, alpha):
-    log_g = mixup._log_gamma_sample(_SEED, 20_000, alpha, tf.float64)
-    p = scipy.stats.kstest(np.exp(log_g), scipy.stats.gamma(alpha).cdf).pvalue
-    self.assertGreater(p, _MIN_P)
-
-  def test_distribution_tests_can_fail(self):
-    # A 10% wrong shape parameter is rejected: the KS checks have power.
-    log_g = mixup._log_gamma_sample(_SEED, 20_000, 1.0, tf.float64)
-    p = scipy.stats.kstest(np.exp(log_g), scipy.stats.gamma(1.1).cdf).pvalue
-    self.assertLess(p, 1e-6)
-    x = mixup.sample_beta(_SEED, 20_000, 0.5, tf.float64)
-    p = scipy.stats.kstest(x, scipy.stats.beta(0.6, 0.6).cdf).pvalue
-    self.assertLess(p, 1e-6)
-
-  @parameterized.parameters(
-    ('ieg', _ieg_lambda_cdf),
-    ('beta', lambda t: 2.0 * scipy.stats.beta(0.5, 0.5).cdf(t) - 1.0),
-  )
-  def test_stateless_and_xla(self, mode, cdf):
+  def test_stateless_and_xla(self):
     # XLA implements the stateless RNG with its own bit stream, so compiled
     # draws differ from eager ones; each is a pure function of the seed and
     # has the right distribution.
     fn = tf.function(
-      lambda s: mixup.sample_mix_coefficients(s, 20_000, mode, 0.5, tf.float64),
+      lambda s: mixup.sample_mix_coefficients(s, 20_000, tf.float64),
       jit_compile=True,
     )
     compiled = fn(_SEED).numpy()
     self.assertAllEqual(compiled, fn(_SEED))
     self.assertNotAllClose(compiled, fn(tf.constant([7, 12])))
-    self.assertGreater(scipy.stats.kstest(compiled, cdf).pvalue, _MIN_P)
-    eager = mixup.sample_mix_coefficients(_SEED, 64, mode)
-    self.assertAllEqual(eager, mixup.sample_mix_coefficients(_SEED, 64, mode))
-    other = mixup.sample_mix_coefficients(tf.constant([7, 12]), 64, mode)
+    self.assertGreater(
+      scipy.stats.kstest(compiled, _ieg_lambda_cdf).pvalue, _MIN_P
+    )
+    eager = mixup.sample_mix_coefficients(_SEED, 64)
+    self.assertAllEqual(eager, mixup.sample_mix_coefficients(_SEED, 64))
+    other = mixup.sample_mix_coefficients(tf.constant([7, 12]), 64)
     self.assertNotAllClose(eager, other)
-
-  def test_unknown_mode_is_a_user_error(self):
-    with self.assertRaisesRegex(UserError, 'ieg, beta'):
-      mixup.sample_mix_coefficients(_SEED, 4, 'uniform')
 
 
 class PermutationTest(tf.test.TestCase):
@@ -159,7 +122,7 @@ class MixupTest(tf.test.TestCase):
     # The documented seed use: split in 3 for indices, lambdas, permutation.
     seeds = tf.random.experimental.stateless_split(_SEED, 3)
     idx = mixup.sample_indices(seeds[0], b, 6).numpy()
-    lam = mixup.sample_mix_coefficients(seeds[1], 3 * b, 'ieg', 0.5, g_t.dtype)
+    lam = mixup.sample_mix_coefficients(seeds[1], 3 * b, g_t.dtype)
     perm = mixup.sample_permutation(seeds[2], 3 * b).numpy()
     big_x = np.concatenate([probe_x[idx], weak, strong])
     big_y = np.concatenate([np.eye(c)[probe_y[idx]], g, g])

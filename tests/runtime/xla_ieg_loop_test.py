@@ -36,9 +36,9 @@ class XlaIegLoopTest(tf.test.TestCase):
     # Per-label segment means and the p(given label) gather under XLA.
     self._check_compiled(
       {
-        'meta_weight_rule': 'class_centered',
+        'meta_weight_rule': 'class_balanced',
         'weight_confidence_mix': 0.5,
-        'relabel_rule': 'confidence',
+        'relabel_rule': 'reference',
       }
     )
 
