@@ -253,7 +253,7 @@ class MethodConfig:
     'Ramp ce_factor and consistency_factor linearly from 0 over N steps '
     '(MixMatch/DivideMix convention; 0 = the IEG reference: full weight '
     'from the first step, which collapsed the digits demo to uniform '
-    'predictions; see README).',
+    'predictions; docs/methods.md).',
     lower=0,
   )
   label_temperature: float = setting(
@@ -276,13 +276,13 @@ class MethodConfig:
     'L2R / IEG: how the probe meta-gradient becomes example weights '
     '(ieg_tf/meta/weight_rules.py). reference = max(-g, 0) (the papers); '
     'class_balanced = max(-g, 0) shared out within each given label, every '
-    'label keeping its batch share (see README).',
+    'label keeping its batch share (docs/accuracy_study.md).',
   )
   weight_confidence_mix: float = setting(
     0.0,
     'L2R / IEG: example weight = (1 - a) * meta weight + a * p(given label) '
     "normalized over the batch, with p the network's softmax on the weak "
-    'view (0 = the papers: meta weight only). See README.',
+    'view (0 = the papers: meta weight only). See docs/accuracy_study.md.',
     lower=0.0,
     upper=1.0,
   )
@@ -304,7 +304,7 @@ class MethodConfig:
     'IEG from an encoder (--init_checkpoint / --pretrain_steps): mix the '
     "given labels of each image's K nearest neighbors in encoder feature "
     'space, calibrated on the probe, into its pseudo-label (0 = off, the '
-    'paper; ieg_tf/pretrain/label_prior.py). See README "Neighbor votes".',
+    'paper; ieg_tf/pretrain/label_prior.py). See docs/contrastive.md.',
     lower=0,
   )
   mwnet_hidden_units: int = setting(

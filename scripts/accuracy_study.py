@@ -14,20 +14,20 @@ setting (default: uniform 80% and asymmetric 40%) trains
                network's p(given label) instead of the meta-gradient
   ieg          IEG re-weighting + re-labeling + consistency (defaults)
   ieg_reference  IEG with --mixup_confidence_threshold=0: the reference's
-               MixUp term on every row (collapses at this budget, README)
-  ieg_confidence  IEG with --weight_confidence_mix=1 (README)
+               MixUp term on every row (collapses at this budget, docs/accuracy_study.md)
+  ieg_confidence  IEG with --weight_confidence_mix=1 (docs/accuracy_study.md)
   supervised_c2d  noisy supervised from the contrastive encoder (what the
                pre-training alone gives)
   ieg_c2d      IEG from the contrastive encoder (the system's recipe)
   ieg_c2d_vote ieg_c2d plus --label_vote_neighbors=500: the labels of each
                image's encoder neighbors vote in its pseudo-label, and that
-               vote's p(given label) is its weight (README "Neighbor votes")
+               vote's p(given label) is its weight (docs/contrastive.md)
 
 each as `python -m ieg_tf.main --recipe=...` (the cell's recipe from
 ieg_tf/recipes.py plus the flags in CELLS) with the same network, batch and
 steps.
 Without --methods it runs DEFAULT_METHODS (measured: 65 minutes on 2 idle
-cores at the default 1,500 steps, plus 13 for the contrastive stage; README); `clean` and `probe_only` use no noisy
+cores at the default 1,500 steps, plus 13 for the contrastive stage; docs/accuracy_study.md); `clean` and `probe_only` use no noisy
 label, so they run once, in the first setting. The
 `_c2d` cells start from ONE contrastive stage (`--mode=pretrain`, SimCLR on
 the train images, labels unused, --pretrain_steps at --pretrain_batch_size)
@@ -75,7 +75,7 @@ SETTINGS = ('uniform_0.8', 'asymmetric_0.4')
 # What runs without --methods: the main cells (clean ceiling, noisy
 # supervised, GCE, L2R, IEG, IEG after contrastive pre-training) plus
 # supervised_c2d, which separates the encoder's gain from IEG's. The other
-# cells are ablations (README); together they take several hours.
+# cells are ablations (docs/accuracy_study.md); together they take several hours.
 DEFAULT_METHODS = (
   'clean',
   'supervised',
@@ -90,7 +90,7 @@ DEFAULT_METHODS = (
 NOISE_FREE = ('clean', 'probe_only')
 # --data value for scikit-learn's bundled digits instead of the folder.
 DIGITS = 'digits'
-# Neighbors per image of the ieg_c2d_vote cell (README "Neighbor votes").
+# Neighbors per image of the ieg_c2d_vote cell (docs/contrastive.md).
 VOTE_NEIGHBORS = 500
 
 
@@ -121,12 +121,12 @@ CELLS = {
   'gce': Cell('gce'),
   'l2r': Cell('l2r'),
   'l2r_confidence': Cell('l2r', ('--weight_confidence_mix=1',)),
-  'ieg': Cell('pipeline'),
-  'ieg_reference': Cell('pipeline', ('--mixup_confidence_threshold=0',)),
-  'ieg_confidence': Cell('pipeline', ('--weight_confidence_mix=1',)),
+  'ieg': Cell('ieg'),
+  'ieg_reference': Cell('ieg', ('--mixup_confidence_threshold=0',)),
+  'ieg_confidence': Cell('ieg', ('--weight_confidence_mix=1',)),
   'supervised_c2d': Cell('supervised_c2d', encoder=True),
-  'ieg_c2d': Cell('pipeline', encoder=True),
-  'ieg_c2d_vote': Cell('pipeline', _VOTES, encoder=True),
+  'ieg_c2d': Cell('ieg', encoder=True),
+  'ieg_c2d_vote': Cell('ieg', _VOTES, encoder=True),
 }
 METHODS = tuple(CELLS)
 
@@ -155,7 +155,7 @@ def method_flags(method: str, setting: str, args) -> list[str]:
     f'--precise_bn_batches={args.precise_bn_batches}',
     # IEG's MixUp / consistency ramp over the first half of the budget, the
     # ratio of the default (500 of the demo's 1000 steps). With a quarter
-    # (150 of 600) IEG collapsed to chance on CIFAR-10 80% (README). No
+    # (150 of 600) IEG collapsed to chance on CIFAR-10 80% (docs/accuracy_study.md). No
     # effect on the other methods.
     f'--unsup_rampup_steps={args.train_steps // 2}',
   ]
@@ -316,11 +316,11 @@ def main(argv=None):
   parser.add_argument('--eval_every_steps', type=int, default=250)
   parser.add_argument('--probe_per_class', type=int, default=10)
   parser.add_argument('--learning_rate', type=float, default=0.05)
-  # BN statistics re-estimated for the evaluated weights (README "Precise
+  # BN statistics re-estimated for the evaluated weights (docs/methods.md "Precise
   # BatchNorm statistics"); 0 = the stored moving averages.
   parser.add_argument('--precise_bn_batches', type=int, default=50)
   # 2,000 steps of 256 ≈ 10 epochs: linear probe 0.51 on the clean labels
-  # for `tiny` (random init ≈ 0.37; README).
+  # for `tiny` (random init ≈ 0.37; docs/accuracy_study.md).
   parser.add_argument('--pretrain_steps', type=int, default=2000)
   parser.add_argument('--pretrain_batch_size', type=int, default=256)
   parser.add_argument('--pretrain_learning_rate', type=float, default=1.0)

@@ -1,7 +1,7 @@
 """Converts cifar100n to sharded TFRecords for --data_dir (local or gs://).
 
 Resumable: re-running the same command keeps finished shards. See
-ieg_tf/data/convert.py and the README section "Real-world noisy datasets"
+ieg_tf/data/convert.py and docs/datasets.md
 for the expected input layout.
 
   python scripts/prepare_cifar100n.py --data_dir=<original layout> \

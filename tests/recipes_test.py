@@ -35,9 +35,14 @@ class RecipesTest(tf.test.TestCase, parameterized.TestCase):
         FLAGS[flag].value, FLAGS[flag].parser.parse(value), f'{name}: {flag}'
       )
 
-  def test_pipeline_is_the_defaults(self):
-    self.assertEqual(recipes.DEFAULT, 'pipeline')
-    self.assertEqual(_parse('--recipe=pipeline'), _parse())
+  def test_ieg_is_the_defaults_and_pipeline_adds_the_stage(self):
+    self.assertEqual(recipes.DEFAULT, 'ieg')
+    self.assertEqual(_parse('--recipe=ieg'), _parse())
+    pipeline = _parse('--recipe=pipeline')
+    self.assertEqual(pipeline.pretrain.pretrain_epochs, recipes.PIPELINE_EPOCHS)
+    self.assertGreater(recipes.PIPELINE_EPOCHS, 0)
+    self.assertEqual(pipeline.method, _parse().method)
+    self.assertEqual(pipeline.data, _parse().data)
 
   def test_reference_is_the_paper(self):
     cfg = _parse('--recipe=reference')
@@ -81,7 +86,7 @@ class RecipesTest(tf.test.TestCase, parameterized.TestCase):
     # From the encoder: the pipeline's contrastive stage, the CE loss.
     c2d = _parse('--recipe=supervised_c2d')
     self.assertEqual(c2d.method.method, config_lib.Method.SUPERVISED)
-    self.assertEqual(c2d.pretrain, _parse().pretrain)
+    self.assertEqual(c2d.pretrain, _parse('--recipe=pipeline').pretrain)
 
   def test_flags_file_replays_a_recipe(self):
     cfg = _parse('--recipe=reference', '--train_steps=7')

@@ -5,7 +5,7 @@ CIFAR-10, as published in the AutoAugment paper (Cubuk et al., CVPR 2019,
 appendix table; tensorflow/models prints the same list as
 `policy_reduced_cifar10`). The reference instead sampled from a 95-entry
 list (19 five-sub-policy lists from several searches,
-`cifar10_policies()`, reference/ieg_algorithm.md 4.2); the paper's 25 are
+`cifar10_policies()` in the IEG authors' code); the paper's 25 are
 the policy the paper reports for CIFAR. In public copies of that 95-entry
 list, sub-policies 0-14 and 20-24 below appear verbatim (its lists exp0_0,
 exp1_0, exp2_0, exp0_1); 15-19 do not. Each entry is

@@ -6,8 +6,7 @@ divided by 255 on entry and rounded back to uint8 on exit, so within half a
 level of the float result) and float16/bfloat16/float64 images (cast to
 float32 and back); each returns its input's dtype.
 
-Follows SimCLR v2's `data_util` semantics (reference/contrastive_init.md
-3.5): with probability 0.8 a colour jitter of strength s (brightness factor
+Follows SimCLR v2's `data_util` semantics: with probability 0.8 a colour jitter of strength s (brightness factor
 U[max(0, 1 - 0.8 s), 1 + 0.8 s], contrast and saturation factors
 U[max(0, 1 - 0.8 s), 1 + 0.8 s], hue shift U[-0.2 s, 0.2 s]) in a random
 order, each step clipped to [0, 1]; then with probability 0.2 grayscale

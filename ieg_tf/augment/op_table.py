@@ -1,7 +1,7 @@
 """Named augmentation ops driven by a level in [0, PARAMETER_MAX].
 
 Maps a level to each op's magnitude as the reference does for 32x32 images
-(reference/ieg_algorithm.md section 4.2, PARAMETER_MAX = 10):
+(the IEG authors' augmentation code, PARAMETER_MAX = 10):
 
 | op | magnitude at level L |
 |---|---|

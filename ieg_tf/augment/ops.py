@@ -2,7 +2,7 @@
 
 Pure functions: an image [H, W, C] and plain magnitudes in, an image of the
 same dtype out, no randomness. They follow the PIL operations the reference
-applied (see reference/ieg_algorithm.md section 4.2), with the rounding
+applied (the IEG authors' augmentation code), with the rounding
 stated per op. Runs per image in any context (eager, tf.function, tf.data).
 
 Dtypes (`image_dtype`): uint8 images hold levels 0..255; float images

@@ -1,6 +1,6 @@
 """RandAugment (Cubuk et al. 2020) with per-IMAGE op choice and magnitude.
 
-As the reference's `aug_type=randaug` (reference/ieg_algorithm.md 4.2):
+As the reference's `aug_type=randaug` (the IEG authors' code):
 N = 2 layers, each an op drawn uniformly (with replacement) from the 14 ops
 below, with a random magnitude M ~ randint(1, 10), i.e. 1..9, applied with
 probability 0.5.

@@ -5,7 +5,7 @@ input pipeline (one per worker / TPU host). Each pipeline reads its shard of
 the data and batches at the PER-REPLICA batch size; tf.distribute hands
 consecutive batches to the replicas that pipeline feeds.
 
-Batch contract (DESIGN.md):
+Batch contract:
   train:  {'image_weak', ['image_strong'], 'label', 'id', 'index',
            ['clean_label', 'is_noisy'], ['label_prior' float32 [C] with
            IEG's --label_vote_neighbors]}
@@ -21,7 +21,7 @@ view seed of element k is the stateless pair (seed, k). A run restarted at
 step s builds its stream from k = s * examples-per-step: nothing about the
 iterator needs to be saved. (TF 2.21's `tf.distribute` iterators cannot be put
 in a `tf.train.Checkpoint`, and a saved tf.data shuffle buffer would hold
-tens of thousands of images; see README "Deterministic resume".)
+tens of thousands of images; see docs/reliability.md.)
 """
 
 import dataclasses

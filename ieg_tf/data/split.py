@@ -9,7 +9,7 @@ the probe choice are host-side). The images are held in one of four ways:
            and matched to this split's rows by id, so a split can be any
            subset of the records (labels always come from the host arrays).
 `to_dataset()` yields the "source" / "after noise" rows of the batch contract
-in DESIGN.md. Encoded images go through `image_check` and bad ones are
+(`data/pipeline.py`). Encoded images go through `image_check` and bad ones are
 skipped and counted (`bad_examples`).
 """
 

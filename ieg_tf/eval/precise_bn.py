@@ -5,7 +5,7 @@ moving averages, a decay-m average (m = 0.9 in most networks here: about the
 last 10 batches) of
 statistics produced by weights that changed at every one of those steps. The
 EMA weights have no statistics of their own at all: evaluated with the raw
-model's, they see activations of other weights. Measured on CIFAR-10 (README
+model's, they see activations of other weights. Measured on CIFAR-10 (docs/methods.md
 "Precise BatchNorm statistics"), this costs IEG runs 1.5-2.3 points of eval
 top-1 and an EMA model up to 4.
 

@@ -1,5 +1,5 @@
 """Meta-Weight-Net's per-replica train step (Shu et al. 2019; as used by
-Ghosh & Lan, reference contrastive_init.md §2.2). `--method=mwnet`.
+Ghosh & Lan). `--method=mwnet`.
 
 A small MLP (1 -> hidden -> ReLU -> 1 -> sigmoid) maps each example's
 cross-entropy (gradient stopped) to a weight. Per step and replica:

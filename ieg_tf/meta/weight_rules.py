@@ -25,7 +25,7 @@ Measured on CIFAR-10 at 80% uniform noise with a small CNN, 1 and 2 swamp 3
                     reference's clipping drops about half the batch in a
                     class-correlated way (term 2 above), and from a
                     contrastive init that made L2R and IEG learn far slower
-                    than noisy supervised (README "Accuracy study").
+                    than noisy supervised (docs/accuracy_study.md).
 """
 
 import tensorflow as tf
@@ -66,7 +66,7 @@ def given_label_weights(
   weight, ranked only among examples that carry the same label. Why the
   per-label normalization: plain p_i(y_i) / sum_j p_j(y_j) favours the
   classes the network already predicts and collapsed L2R on CIFAR-10 at 80%
-  noise (probe accuracy 0.19, README "Accuracy study"); here every label
+  noise (probe accuracy 0.19, docs/accuracy_study.md); here every label
   keeps the share of the batch it has. Gradient stopped; sums to 1.
 
   Args:

@@ -1,6 +1,6 @@
 """`resnet29`: IEG's Keras-example ResNet-v2 bottleneck network (depth 9n+2).
 
-ieg_algorithm.md §5.2. Stem conv3x3(16)-BN-ReLU, then three stages of n = 3
+As in the IEG authors' model code. Stem conv3x3(16)-BN-ReLU, then three stages of n = 3
 bottleneck units (bottleneck width -> output width: 16 -> 64 stride 1,
 64 -> 128 stride 2, 128 -> 256 stride 2). A unit is
   [BN -> conv1x1(width, stride)] -> [BN-ReLU-conv3x3(width)]

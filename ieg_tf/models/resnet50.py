@@ -1,6 +1,6 @@
 """`resnet50`: IEG's WebVision ResNet-50 v2 (TF official, pre-activation).
 
-ieg_algorithm.md §5.3. ImageNet stem: conv7x7/2(64) (no BN, no ReLU: the
+As in the IEG authors' model code. ImageNet stem: conv7x7/2(64) (no BN, no ReLU: the
 first block pre-activates it) and max-pool 3x3/2 'same'. Four stages of
 [3, 4, 6, 3] bottleneck blocks, filters 64 / 128 / 256 / 512 (x4 out),
 strides 1 / 2 / 2 / 2. A block is

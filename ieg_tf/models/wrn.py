@@ -1,6 +1,6 @@
 """`wrn28-10`: IEG's Wide-ResNet-28-10 (the AutoAugment-repo variant).
 
-ieg_algorithm.md §5.1. conv3x3(16), then three stages of 4 pre-activation
+As in the IEG authors' model code. conv3x3(16), then three stages of 4 pre-activation
 blocks (widths 160 / 320 / 640, strides 1 / 2 / 2). A block is
   BN-ReLU -> conv3x3(stride) -> BN-ReLU -> conv3x3  + shortcut.
 In the first block of stage 1 the shortcut also takes the BN-ReLU output.

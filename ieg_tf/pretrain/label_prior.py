@@ -16,7 +16,7 @@ before the first train step:
      column, so every train batch carries float32 [B, C] 'label_prior'.
 
 A resumed run (a training checkpoint exists) no longer has the initial
-encoder, so it reads the saved file instead. Why the prior helps: README
+encoder, so it reads the saved file instead. Why the prior helps: docs/contrastive.md
 "Neighbor votes".
 """
 

@@ -5,7 +5,7 @@ together without seeing a label, so the GIVEN labels of an image's nearest
 neighbors vote for its true class: wrong labels spread over many classes and
 mostly cancel, right ones agree. Measured on CIFAR-10 at uniform 80% noise
 (28% right labels; the study's 2,000-step encoder): the vote of 500 neighbors
-is right for 43% of the images (README "Neighbor votes").
+is right for 43% of the images (docs/contrastive.md).
 
 The raw vote is very flat (its largest entry averages 0.16 there: the noisy
 labels add a floor to every class), so it is calibrated on the clean probe:

@@ -9,7 +9,7 @@ the numbers that tell whether it worked. The run's last line stays the
 
 # The encoder's numbers: its contrastive loss and accuracy at the end, the
 # linear probe on clean labels and the clean/noisy AUC of a two-component
-# GMM on the noisy-label losses (docs: README "Contrastive pre-training").
+# GMM on the noisy-label losses (docs/contrastive.md).
 PRETRAIN_KEYS = (
   'pretrain/loss',
   'pretrain/contrast_acc',

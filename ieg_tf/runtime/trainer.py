@@ -5,7 +5,7 @@ tf.function (`train_loop.py`); between chunks the host writes metrics,
 evaluates every `eval_every_steps` and checkpoints every
 `checkpoint_every_steps` (0: at every evaluation) and at the end.
 
-Reliability (README "Reliability"):
+Reliability (docs/reliability.md):
 - resume: restarting with the same workdir restores the newest readable
   checkpoint, rebuilds the input stream at that step (it is a pure function
   of (seed, step)) and rolls back metrics.jsonl lines of redone steps, so a
@@ -126,7 +126,7 @@ def train(
     SystemExit: `preemption.EXIT_PREEMPTED` after SIGTERM (checkpoint saved).
   """
   # Workers of a multi-worker job cannot agree on a step to stop at without
-  # a collective; they keep the default SIGTERM action (see README).
+  # a collective; they keep the default SIGTERM action (docs/reliability.md).
   watcher = preemption.PreemptionWatcher(
     enabled=cfg.run.strategy != config_lib.StrategyName.MULTI_WORKER
   )

@@ -3,8 +3,8 @@
 The table below is typed from the AutoAugment paper (Cubuk et al., CVPR
 2019, appendix Table "policy found on reduced CIFAR-10"), in the order
 printed there; tensorflow/models publishes the same list as
-`policy_reduced_cifar10`. reference/ieg_algorithm.md section 4.2 does not
-print sub-policies (it names IEG's 95-entry `cifar10_policies()` list); it
+`policy_reduced_cifar10`. The IEG code's own list is its 95-entry
+`cifar10_policies()`; it
 gives the level -> magnitude table that `_oracle_candidates` is written
 from, independently of ieg_tf/augment/op_table.py.
 """
@@ -50,7 +50,7 @@ PAPER_CIFAR10 = (
 def _oracle_candidates(name, level, x):
   """Every possible output of op `name` at `level` on a 32x32 image.
 
-  Magnitudes from reference/ieg_algorithm.md 4.2 (PARAMETER_MAX = 10):
+  Magnitudes as in the IEG authors' code (PARAMETER_MAX = 10):
   Rotate +-3 L deg, ShearX/Y +-0.03 L, TranslateX/Y +-L px (32 px images),
   enhance factor 0.18 L + 0.1, Solarize threshold 256 - int(25.6 L),
   Posterize 4 - int(0.4 L) bits; the sign of a geometric op is random, so

@@ -1,4 +1,4 @@
-"""Wiring details the parameter counts cannot see (ieg_algorithm.md §5)."""
+"""Wiring details the parameter counts cannot see (the IEG authors' models)."""
 
 import keras
 import tensorflow as tf

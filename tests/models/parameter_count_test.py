@@ -1,7 +1,7 @@
 """Exact parameter counts against closed-form formulas derived by hand.
 
-Each formula is written from the architecture description (ieg_algorithm.md
-§5, the brief), not from the implementation's loops. `c` = input channels,
+Each formula is written from the architecture description (the IEG
+authors' models), not from the implementation's loops. `c` = input channels,
 `n` = classes. A BN layer of k channels has 2k trainable (gamma, beta) and 2k
 non-trainable (moving mean, variance) parameters.
 """

@@ -26,7 +26,7 @@ def find(folder: str, names: tuple[str, ...], what: str) -> str:
       return path
   raise UserError(
     f'{what}: none of {", ".join(os.path.join(folder, n) for n in names)} '
-    'exists; check --data_dir and the layout in the README'
+    'exists; check --data_dir and the layout in docs/datasets.md'
   )
 
 

@@ -185,7 +185,7 @@ def load_torch(data: bytes, path: str):
   except Exception as e:  # Malformed files raise many kinds of errors.
     raise UserError(
       f'{path}: not a PyTorch file of label arrays that is safe to read '
-      f'({e}); convert it to .npy or .csv as the README shows'
+      f'({e}); convert it to .npy or .csv as docs/datasets.md shows'
     ) from None
 
 
