@@ -27,7 +27,13 @@ from ieg_tf.meta import (
   mixup,
   probe_holdout,
 )
-from ieg_tf.meta.step_api import StepContext, StepOutput, accuracy, rampup
+from ieg_tf.meta.step_api import (
+  StepContext,
+  StepDefaults,
+  StepOutput,
+  accuracy,
+  rampup,
+)
 
 # Share of the neighbor vote in the pseudo-label (--label_vote_neighbors);
 # no other share was measured (docs/experiments.md).
@@ -52,7 +58,7 @@ def view_keys(num_views: int) -> list:
   return keys[:num_views]
 
 
-class IegStep:
+class IegStep(StepDefaults):
   """`--method=ieg`."""
 
   needs_probe = True
@@ -165,7 +171,7 @@ class IegStep:
     return train['label_prior']
 
   def _compute_slice(
-    self, params, non_trainable, slots, batch, seed, step
+    self, params, non_trainable, slots, batch, seed, step, extra=None
   ) -> StepOutput:
     """The step on one meta slice (all of the replica when meta_groups=1)."""
     ctx, m = self._ctx, self._m

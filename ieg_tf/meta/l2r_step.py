@@ -9,10 +9,15 @@ slice with `StepContext.meta_groups` (`meta_groups.py`).
 import tensorflow as tf
 
 from ieg_tf.meta import l2r_math, losses, meta_diagnostics, meta_groups
-from ieg_tf.meta.step_api import StepContext, StepOutput, accuracy
+from ieg_tf.meta.step_api import (
+  StepContext,
+  StepDefaults,
+  StepOutput,
+  accuracy,
+)
 
 
-class L2rStep:
+class L2rStep(StepDefaults):
   """`--method=l2r`."""
 
   needs_probe = True

@@ -5,13 +5,13 @@ from ieg_tf.errors import UserError
 from ieg_tf.meta.ieg_step import IegStep
 from ieg_tf.meta.l2r_step import L2rStep
 from ieg_tf.meta.mwnet_step import MwnetStep
-from ieg_tf.meta.step_api import StepContext
+from ieg_tf.meta.step_api import StepContext, TrainStep
 from ieg_tf.meta.supervised_step import SupervisedStep
 
 _M = config_lib.Method
 
 
-def build_step(method: config_lib.MethodConfig, ctx: StepContext):
+def build_step(method: config_lib.MethodConfig, ctx: StepContext) -> TrainStep:
   """Returns the step object for `method.method`.
 
   Call it inside `strategy.scope()`: `mwnet` creates its MLP's variables.

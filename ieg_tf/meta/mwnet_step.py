@@ -34,7 +34,12 @@ slices' meta gradients.
 import tensorflow as tf
 
 from ieg_tf.meta import losses, meta_diagnostics, meta_groups, mwnet
-from ieg_tf.meta.step_api import StepContext, StepOutput, accuracy
+from ieg_tf.meta.step_api import (
+  StepContext,
+  StepDefaults,
+  StepOutput,
+  accuracy,
+)
 
 # Shu et al. 2019 (and Ghosh & Lan): the MLP's SGD weight decay.
 MLP_WEIGHT_DECAY = 1e-4
@@ -42,7 +47,7 @@ MLP_WEIGHT_DECAY = 1e-4
 _INIT_SEED = (2019, 1007)
 
 
-class MwnetStep:
+class MwnetStep(StepDefaults):
   """`--method=mwnet`: owns the weighting MLP's variables."""
 
   needs_probe = True

@@ -17,7 +17,9 @@ report.
 """
 
 import dataclasses
-from typing import Callable, NamedTuple
+import types
+from typing import Callable, Mapping, NamedTuple, Protocol, Sequence
+from typing import runtime_checkable
 
 import tensorflow as tf
 
@@ -81,6 +83,55 @@ class StepOutput(NamedTuple):
   metrics: dict
   per_example: dict = {}
   extra_grads: list = []
+
+
+@runtime_checkable
+class TrainStep(Protocol):
+  """What the runtime reads from a method's step (host, before tracing).
+
+  Attributes:
+    needs_probe: batches carry a 'probe' dict (meta methods).
+    needs_strong_view: train batches carry 'image_strong'.
+    num_strong_views: strong views per example the input must provide.
+    metric_names: names of `StepOutput.metrics`, in logging order.
+    pooled_ratios: {ratio name: (numerator, denominator)} over
+      `metric_names`, divided at each log line (`runtime/summaries.py`).
+    per_example_names: names of `StepOutput.per_example` rows kept for the
+      label report; () for none.
+    extra_variables: the step's own variables (MW-Net's MLP); () for none.
+    extra_learning_rate: their constant learning rate.
+  """
+
+  needs_probe: bool
+  needs_strong_view: bool
+  num_strong_views: int
+  metric_names: tuple
+  pooled_ratios: Mapping
+  per_example_names: tuple
+  extra_variables: Sequence
+  extra_learning_rate: float
+
+  def compute(
+    self, params, non_trainable, slots, batch, seed, step, extra=None
+  ) -> StepOutput:
+    """One per-replica step (replica context, XLA-compilable)."""
+
+
+class StepDefaults:
+  """`TrainStep`'s attributes for a step that needs none of them.
+
+  A method's step class inherits this and overrides what it uses, so the
+  runtime reads every attribute directly.
+  """
+
+  needs_probe = False
+  needs_strong_view = False
+  num_strong_views = 1
+  metric_names = ()
+  pooled_ratios = types.MappingProxyType({})
+  per_example_names = ()
+  extra_variables = ()
+  extra_learning_rate = 0.0
 
 
 def rampup(step: tf.Tensor, rampup_steps: int) -> tf.Tensor:

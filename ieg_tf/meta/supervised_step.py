@@ -6,10 +6,15 @@ Also serves `--method=probe_only`: the same step, fed the clean probe set.
 import tensorflow as tf
 
 from ieg_tf.meta import losses
-from ieg_tf.meta.step_api import StepContext, StepOutput, accuracy
+from ieg_tf.meta.step_api import (
+  StepContext,
+  StepDefaults,
+  StepOutput,
+  accuracy,
+)
 
 
-class SupervisedStep:
+class SupervisedStep(StepDefaults):
   """Per-replica step for `supervised`, `gce` and `probe_only`.
 
   Loss = sum_i loss_i / global_batch + wd * sum 0.5 ||v||^2 / replicas.
@@ -35,7 +40,7 @@ class SupervisedStep:
     self.metric_names = tuple(names)
 
   def compute(
-    self, params, non_trainable, slots, batch, seed, step
+    self, params, non_trainable, slots, batch, seed, step, extra=None
   ) -> StepOutput:
     """One step's gradients (replica context, XLA-compilable).
 

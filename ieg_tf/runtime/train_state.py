@@ -8,6 +8,7 @@ everything that must survive a restart is tracked in the checkpoint.
 import tensorflow as tf
 
 from ieg_tf import config as config_lib
+from ieg_tf.meta.step_api import StepDefaults, TrainStep
 from ieg_tf.optim import schedules
 from ieg_tf.optim.ema import WeightEMA
 from ieg_tf.optim.momentum import MomentumOptimizer
@@ -32,7 +33,7 @@ class TrainState:
     strategy,
     network,
     train_size: int,
-    step_impl=None,
+    step_impl: TrainStep | None = None,
   ):
     """Args:
     cfg: the run's config.
@@ -41,7 +42,10 @@ class TrainState:
     train_size: examples in the split trained on (epoch length, report).
     step_impl: the method's step; its `extra_variables` (if any) get their
       own optimizer, its `per_example_names` (if any) an ExampleStats table.
+      None (tests of evaluation and export) = a step with none of them.
     """
+    if step_impl is None:
+      step_impl = StepDefaults()
     self.network = network
     self.step_impl = step_impl
     model = network.model
@@ -61,7 +65,7 @@ class TrainState:
       self.ema = None
       if o.ema_decay > 0:
         self.ema = WeightEMA(model.trainable_variables, o.ema_decay)
-      extra = list(getattr(step_impl, 'extra_variables', ()))
+      extra = list(step_impl.extra_variables)
       self.extra_optimizer = None
       if extra:
         extra_lr = float(step_impl.extra_learning_rate)
@@ -72,7 +76,7 @@ class TrainState:
           name='extra_momentum',
         )
       self.example_stats = None
-      names = tuple(getattr(step_impl, 'per_example_names', ()))
+      names = tuple(step_impl.per_example_names)
       if names:
         from ieg_tf.runtime.example_stats import ExampleStats
 
@@ -85,8 +89,8 @@ class TrainState:
         )
     # Host variables: train-metric sums of the current log interval.
     self.metric_window = summaries.MetricWindow(
-      getattr(step_impl, 'metric_names', ()),
-      ratios=getattr(step_impl, 'pooled_ratios', None),
+      step_impl.metric_names,
+      ratios=step_impl.pooled_ratios,
     )
     trackables = {'model': model, 'optimizer': self.optimizer}
     if cfg.run.mode == config_lib.Mode.TRAIN:

@@ -155,7 +155,7 @@ def _train(cfg, strategy, data, train_split, state, step_impl, watcher):
   spec = pipeline.TrainInput(
     global_batch=run.batch_size,
     strong_view=step_impl.needs_strong_view,
-    num_strong_views=getattr(step_impl, 'num_strong_views', 1),
+    num_strong_views=step_impl.num_strong_views,
     aug_type=cfg.data.aug_type.value,
     with_probe=step_impl.needs_probe,
     flip=pipeline.allows_flip(data.name),

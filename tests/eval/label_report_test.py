@@ -16,6 +16,7 @@ from ieg_tf.data.prepare import PreparedData
 from ieg_tf.data.split import Split
 from ieg_tf.errors import UserError
 from ieg_tf.eval import label_report, report_predict, suspicion
+from ieg_tf.meta.step_api import StepDefaults
 from ieg_tf.models.registry import build_network
 from ieg_tf.runtime import devices, summaries, trainer
 
@@ -24,7 +25,7 @@ devices.ensure_logical_cpus(2)
 N, C, SHAPE = 21, 3, (8, 8, 1)
 
 
-class _FakeStep:
+class _FakeStep(StepDefaults):
   per_example_names = ('weight', 'relabel')
 
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from ieg_tf.data import pipeline
 from ieg_tf.data.split import Split
-from ieg_tf.meta.step_api import StepContext, StepOutput
+from ieg_tf.meta.step_api import StepContext, StepDefaults, StepOutput
 from ieg_tf.meta.supervised_step import SupervisedStep
 from ieg_tf.models.registry import build_network
 from ieg_tf.optim.ema import WeightEMA
@@ -66,7 +66,7 @@ def _train(strategy, model_fn, steps=3, jit=False, loss='ce'):
   return model, opt, ema, metrics
 
 
-class _PoisonedStep:
+class _PoisonedStep(StepDefaults):
   """SupervisedStep whose gradients (main or extra) turn NaN at one step.
 
   With `extra=True` it also owns a variable (like the Meta-Weight-Net) whose
