@@ -75,7 +75,7 @@ class ConfidenceSource(enum.StrEnum):
   """Where IEG's --weight_confidence_mix reads p(given label)."""
 
   NETWORK = 'network'
-  VOTE = 'vote'  # The neighbor-vote prior (pretrain/label_prior.py).
+  VOTE = 'vote'  # The neighbor-vote prior (meta/label_prior.py).
 
 
 class RelabelRule(enum.StrEnum):
@@ -304,7 +304,7 @@ class MethodConfig:
     'IEG from an encoder (--init_checkpoint / --pretrain_steps): mix the '
     "given labels of each image's K nearest neighbors in encoder feature "
     'space, calibrated on the probe, into its pseudo-label (0 = off, the '
-    'paper; ieg_tf/pretrain/label_prior.py). See docs/contrastive.md.',
+    'paper; ieg_tf/meta/label_prior.py). See docs/contrastive.md.',
     lower=0,
   )
   mwnet_hidden_units: int = setting(

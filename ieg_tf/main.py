@@ -120,10 +120,8 @@ def _run_stages(cfg: config_lib.Config, strategy, data) -> dict:
     stage_lines.pretrain_line(init, len(data.train), cfg.pretrain.batch_size),
     flush=True,
   )
-  if cfg.method.label_vote_neighbors > 0:
-    from ieg_tf.pretrain import label_prior
-
-    train_split = label_prior.attach(cfg, strategy, data, state, train_split)
+  # Method-specific host work (IEG's neighbor-vote prior), once.
+  train_split = step_impl.prepare(cfg, strategy, data, state, train_split)
   start = time.time()
   result = trainer.train(cfg, strategy, data, train_split, state, step_impl)
   print(

@@ -108,6 +108,19 @@ class IegStep(StepDefaults):
     # Divided at each log line (`summaries.pooled_ratios`).
     self.pooled_ratios = meta_diagnostics.RELABEL_POOLED_RATIOS if clean else {}
 
+  def prepare(self, cfg, strategy, data, state, split):
+    """The split with the neighbor-vote prior (--label_vote_neighbors > 0).
+
+    Host, once, after the encoder is initialized (`label_prior.attach`).
+    """
+    if self._m.label_vote_neighbors <= 0:
+      return split
+    # Imported here: the prior reads the runtime's state, which imports the
+    # steps.
+    from ieg_tf.meta import label_prior
+
+    return label_prior.attach(cfg, strategy, data, state, split)
+
   def compute(
     self, params, non_trainable, slots, batch, seed, step, extra=None
   ) -> StepOutput:

@@ -116,6 +116,13 @@ class TrainStep(Protocol):
   ) -> StepOutput:
     """One per-replica step (replica context, XLA-compilable)."""
 
+  def prepare(self, cfg, strategy, data, state, split):
+    """Host work before the first step: returns the split to train on.
+
+    Called once per run, after the encoder is initialized; IEG attaches its
+    neighbor-vote prior here.
+    """
+
 
 class StepDefaults:
   """`TrainStep`'s attributes for a step that needs none of them.
@@ -132,6 +139,11 @@ class StepDefaults:
   per_example_names = ()
   extra_variables = ()
   extra_learning_rate = 0.0
+
+  def prepare(self, cfg, strategy, data, state, split):
+    """No host work: trains on `split` as it is."""
+    del cfg, strategy, data, state
+    return split
 
 
 def rampup(step: tf.Tensor, rampup_steps: int) -> tf.Tensor:

@@ -42,6 +42,14 @@ class StepProtocolTest(tf.test.TestCase):
         self.assertEqual(step.needs_probe, meta)
         self.assertEqual(bool(step.per_example_names), meta)
 
+  def test_prepare_keeps_the_split_unless_the_method_needs_host_work(self):
+    split = object()
+    for method in config_lib.Method:
+      cfg = dataclasses.replace(config_lib.MethodConfig(), method=method)
+      step = methods.build_step(cfg, _ctx())
+      # IEG without neighbor votes, like every other method, has none.
+      self.assertIs(step.prepare(None, None, None, None, split), split)
+
   def test_defaults_are_not_a_step(self):
     # The defaults alone have no `compute`: a class must provide one.
     self.assertNotIsInstance(StepDefaults(), TrainStep)

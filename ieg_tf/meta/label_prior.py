@@ -32,7 +32,7 @@ from ieg_tf.data.prepare import PreparedData
 from ieg_tf.data.split import Split
 from ieg_tf.errors import UserError
 from ieg_tf.pretrain import diagnostics
-from ieg_tf.pretrain import neighbor_vote
+from ieg_tf.meta import neighbor_vote
 from ieg_tf.runtime import summaries
 from ieg_tf.runtime.trainer import is_chief
 

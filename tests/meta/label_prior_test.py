@@ -11,8 +11,8 @@ from ieg_tf import config
 from ieg_tf.data.prepare import PreparedData
 from ieg_tf.data.split import Split
 from ieg_tf.errors import UserError
-from ieg_tf.pretrain import label_prior
-from ieg_tf.pretrain import neighbor_vote
+from ieg_tf.meta import label_prior
+from ieg_tf.meta import neighbor_vote
 from ieg_tf.runtime import devices
 
 devices.ensure_logical_cpus(2)

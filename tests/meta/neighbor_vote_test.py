@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from ieg_tf.pretrain import neighbor_vote
+from ieg_tf.meta import neighbor_vote
 
 
 def _brute_votes(queries, refs, labels, c, k, exclude_self):
