@@ -7,6 +7,7 @@ when the file and the configuration disagree.
 import dataclasses
 import enum
 
+from ieg_tf import config
 from ieg_tf import options
 from ieg_tf import recipes
 
@@ -33,10 +34,9 @@ def _default_text(field: dataclasses.Field) -> str:
 
 def _values_text(field: dataclasses.Field) -> str:
   meta = field.metadata
-  if isinstance(field.default, enum.Enum):
-    return ', '.join(f'`{m.value}`' for m in type(field.default))
-  if meta['choices']:
-    return ', '.join(f'`{c}`' for c in meta['choices'])
+  values = config.allowed_values(field)
+  if values:
+    return ', '.join(f'`{v}`' for v in values)
   low, high = meta['lower'], meta['upper']
   if low is None and high is None:
     return ''

@@ -47,11 +47,11 @@ def _define(field: dataclasses.Field) -> None:
   name = flag_name(field)
   default = None if meta['derived'] else field.default
   bounds = {'lower_bound': meta['lower'], 'upper_bound': meta['upper']}
-  if isinstance(field.default, enum.Enum):
-    values = [m.value for m in type(field.default)]
-    flags.DEFINE_enum(name, default and default.value, values, meta['help'])
-  elif meta['choices']:
-    flags.DEFINE_enum(name, default, list(meta['choices']), meta['help'])
+  values = config_lib.allowed_values(field)
+  if values:
+    if isinstance(default, enum.Enum):
+      default = default.value
+    flags.DEFINE_enum(name, default, list(values), meta['help'])
   elif isinstance(field.default, bool):
     flags.DEFINE_bool(name, default, meta['help'])
   elif isinstance(field.default, int):

@@ -73,6 +73,22 @@ class ConfigFlagsTest(tf.test.TestCase):
           getattr(parser, 'upper_bound', None), field.metadata['upper']
         )
 
+  def test_allowed_values_reach_the_flags(self):
+    fields = {f.name: f for f in _fields()}
+    # An enum field lists its members' values, a `choices` field its choices.
+    self.assertEqual(
+      config_lib.allowed_values(fields['relabel_rule']),
+      tuple(m.value for m in config_lib.RelabelRule),
+    )
+    self.assertIsNone(config_lib.allowed_values(fields['learning_rate']))
+    for field in fields.values():
+      values = config_lib.allowed_values(field)
+      parser = FLAGS[options.flag_name(field)].parser
+      with self.subTest(field.name):
+        self.assertEqual(
+          getattr(parser, 'enum_values', None), values and list(values)
+        )
+
 
 if __name__ == '__main__':
   tf.test.main()

@@ -71,6 +71,7 @@ class IegStep(StepDefaults):
     method_cfg: `config.MethodConfig` (meta_stepsize, meta_momentum,
       ce_factor, consistency_factor, grad_eps_init, label_temperature,
       num_views, unsup_rampup_steps, mixup_confidence_threshold,
+      consistency_confidence_threshold,
       meta_weight_rule, weight_confidence_mix, weight_confidence_source,
       relabel_rule, label_vote_neighbors).
 
@@ -96,6 +97,7 @@ class IegStep(StepDefaults):
       'loss/meta',
       'mixup/kept_fraction',
       'mixup/effective_factor',
+      'consistency/kept_fraction',
       'acc/meta',
       'acc/train',
     ]
@@ -276,6 +278,7 @@ class IegStep(StepDefaults):
         num_replicas=slices,
         mixup_confidence_threshold=m.mixup_confidence_threshold,
         mixup_row_targets=mixup_pseudo_labels,
+        consistency_confidence_threshold=m.consistency_confidence_threshold,
       )
     grads = tape.gradient(terms['total'], params)
     clean = ctx.clean_labels_known
@@ -289,6 +292,7 @@ class IegStep(StepDefaults):
       'loss/meta': meta.probe_loss,
       'mixup/kept_fraction': terms['mixup_kept'],
       'mixup/effective_factor': terms['mixup_effective_factor'],
+      'consistency/kept_fraction': terms['consistency_kept'],
       'acc/meta': meta.probe_accuracy,
       'acc/train': accuracy(labels, weak_logits),
     }
