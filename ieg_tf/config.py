@@ -71,11 +71,12 @@ class MetaWeightRule(enum.StrEnum):
   CLASS_BALANCED = 'class_balanced'
 
 
-class ConfidenceSource(enum.StrEnum):
-  """Where IEG's --weight_confidence_mix reads p(given label)."""
+class WeightSource(enum.StrEnum):
+  """Where L2R / IEG's example weights come from (meta/weight_rules.py)."""
 
-  NETWORK = 'network'
-  VOTE = 'vote'  # The neighbor-vote prior (meta/label_prior.py).
+  META = 'meta'  # The probe meta-gradient (the papers).
+  NETWORK = 'network'  # p(given label) from the network's softmax.
+  VOTE = 'vote'  # p(given label) from the neighbor vote (meta/label_prior.py).
 
 
 class RelabelRule(enum.StrEnum):
@@ -302,18 +303,13 @@ class MethodConfig:
     'class_balanced = max(-g, 0) shared out within each given label, every '
     'label keeping its batch share (docs/accuracy_study.md).',
   )
-  weight_confidence_mix: float = setting(
-    0.0,
-    'L2R / IEG: example weight = (1 - a) * meta weight + a * p(given label) '
-    "normalized over the batch, with p the network's softmax on the weak "
-    'view (0 = the papers: meta weight only). See docs/accuracy_study.md.',
-    lower=0.0,
-    upper=1.0,
-  )
-  weight_confidence_source: ConfidenceSource = setting(
-    ConfidenceSource.NETWORK,
-    'IEG: where --weight_confidence_mix reads p(given label): the network, '
-    'or the neighbor-vote prior of --label_vote_neighbors.',
+  weight_source: WeightSource = setting(
+    WeightSource.META,
+    'L2R / IEG: where example weights come from. meta = the probe '
+    'meta-gradient (the papers); network = p(given label) from the '
+    "network's softmax on the weak view, divided by its label's batch mean; "
+    'vote = the same from the neighbor vote of --label_vote_neighbors (IEG). '
+    'See docs/accuracy_study.md.',
   )
   relabel_rule: RelabelRule = setting(
     RelabelRule.EVIDENCE,

@@ -45,7 +45,7 @@ _REFERENCE_IEG = dict(
   unsup_rampup_steps=0,
   relabel_rule='reference',
   meta_weight_rule='reference',
-  weight_confidence_mix=0.0,
+  weight_source='meta',
   label_vote_neighbors=0,
   aug_type='autoaug',
   ce_factor=5.0,
@@ -115,7 +115,7 @@ RECIPES = types.MappingProxyType(
       pretrain_epochs=0.0,
       pretrain_steps=0,
       meta_weight_rule='reference',
-      weight_confidence_mix=0.0,
+      weight_source='meta',
     ),
     'mwnet': _recipe(
       'Meta-Weight-Net (Shu et al.) from a random init',

@@ -22,6 +22,7 @@ def validate(cfg: config_lib.Config, replicas: int) -> None:
   """
   _check_probe(cfg)
   _check_batches(cfg, replicas)
+  _check_weight_source(cfg)
   _check_label_votes(cfg)
   _check_stage(cfg)
 
@@ -70,23 +71,28 @@ def _stage_runs(cfg: config_lib.Config) -> bool:
   )
 
 
+def _check_weight_source(cfg: config_lib.Config) -> None:
+  source = config_lib.WeightSource(cfg.method.weight_source)
+  method = _M(cfg.method.method)
+  if source != config_lib.WeightSource.META and method not in (_M.L2R, _M.IEG):
+    raise UserError(
+      f'--weight_source={source.value} sets the example weights of l2r and '
+      f'ieg; --method={method.value} has none (use --weight_source=meta).'
+    )
+
+
 def _check_label_votes(cfg: config_lib.Config) -> None:
   """The neighbor votes' flags, checked where they train (mode=train)."""
   m = cfg.method
   if cfg.run.mode != config_lib.Mode.TRAIN:
     return
   if m.label_vote_neighbors <= 0:
-    if m.weight_confidence_source == 'vote':
+    if m.weight_source == config_lib.WeightSource.VOTE:
       raise UserError(
-        '--weight_confidence_source=vote reads the neighbor vote; it needs '
+        '--weight_source=vote reads the neighbor vote; it needs '
         '--label_vote_neighbors=K > 0.'
       )
     return
-  if m.weight_confidence_source == 'vote' and m.weight_confidence_mix <= 0:
-    raise UserError(
-      '--weight_confidence_source=vote has no effect with '
-      '--weight_confidence_mix=0; set the mix (1 = vote weights only).'
-    )
   if m.method != _M.IEG:
     raise UserError(
       "--label_vote_neighbors feeds IEG's pseudo-labels; it needs "

@@ -10,12 +10,12 @@ setting (default: uniform 80% and asymmetric 40%) trains
   probe_only   supervised on the clean probe alone (what the noisy data adds)
   gce          generalized cross-entropy (Ghosh & Lan's robust loss)
   l2r          learning to re-weight (Ren et al.)
-  l2r_confidence  L2R's loss with --weight_confidence_mix=1: weights from the
+  l2r_confidence  L2R's loss with --weight_source=network: weights from the
                network's p(given label) instead of the meta-gradient
   ieg          IEG re-weighting + re-labeling + consistency (defaults)
   ieg_reference  IEG with --mixup_confidence_threshold=0: the reference's
                MixUp term on every row (collapses at this budget, docs/accuracy_study.md)
-  ieg_confidence  IEG with --weight_confidence_mix=1 (docs/accuracy_study.md)
+  ieg_confidence  IEG with --weight_source=network (docs/accuracy_study.md)
   supervised_c2d  noisy supervised from the contrastive encoder (what the
                pre-training alone gives)
   ieg_c2d      IEG from the contrastive encoder (the system's recipe)
@@ -111,8 +111,7 @@ class Cell:
 
 _VOTES = (
   f'--label_vote_neighbors={VOTE_NEIGHBORS}',
-  '--weight_confidence_mix=1',
-  '--weight_confidence_source=vote',
+  '--weight_source=vote',
 )
 CELLS = {
   'clean': Cell('supervised', ('--noise_type=none',)),
@@ -120,10 +119,10 @@ CELLS = {
   'probe_only': Cell('probe_only'),
   'gce': Cell('gce'),
   'l2r': Cell('l2r'),
-  'l2r_confidence': Cell('l2r', ('--weight_confidence_mix=1',)),
+  'l2r_confidence': Cell('l2r', ('--weight_source=network',)),
   'ieg': Cell('ieg'),
   'ieg_reference': Cell('ieg', ('--mixup_confidence_threshold=0',)),
-  'ieg_confidence': Cell('ieg', ('--weight_confidence_mix=1',)),
+  'ieg_confidence': Cell('ieg', ('--weight_source=network',)),
   'supervised_c2d': Cell('supervised_c2d', encoder=True),
   'ieg_c2d': Cell('ieg', encoder=True),
   'ieg_c2d_vote': Cell('ieg', _VOTES, encoder=True),

@@ -109,15 +109,29 @@ class ValidateTest(tf.test.TestCase):
       dataclasses.replace(cfg, run=_cfg(run={'mode': config.Mode.EVAL}).run), 1
     )
 
-  def test_vote_weights_need_the_vote_and_a_mix(self):
+  def test_vote_weights_need_the_vote(self):
     with self.assertRaisesRegex(UserError, '--label_vote_neighbors=K > 0'):
-      validate(_cfg(method={'weight_confidence_source': 'vote'}), 1)
-    cfg = _cfg(
-      method={'label_vote_neighbors': 5, 'weight_confidence_source': 'vote'},
-      run={'init_checkpoint': '/enc'},
+      validate(_cfg(method={'weight_source': config.WeightSource.VOTE}), 1)
+    validate(
+      _cfg(
+        method={'label_vote_neighbors': 5, 'weight_source': 'vote'},
+        run={'init_checkpoint': '/enc'},
+      ),
+      1,
     )
-    with self.assertRaisesRegex(UserError, '--weight_confidence_mix=0'):
-      validate(cfg, 1)
+
+  def test_weight_source_needs_a_reweighting_method(self):
+    for method in (
+      config.Method.SUPERVISED,
+      config.Method.GCE,
+      config.Method.MWNET,
+    ):
+      cfg = _cfg(method={'method': method, 'weight_source': 'network'})
+      with self.assertRaisesRegex(UserError, 'use --weight_source=meta'):
+        validate(cfg, 1)
+    validate(
+      _cfg(method={'method': config.Method.L2R, 'weight_source': 'network'}), 1
+    )
 
 
 if __name__ == '__main__':

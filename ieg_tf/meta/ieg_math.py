@@ -184,11 +184,10 @@ def ieg_meta_step(
   meta_decay_mask: Sequence[bool] | None = None,
   weak_forward: Callable[..., tuple] | None = None,
   weight_rule: str = 'reference',
-  confidence_mix: float = 0.0,
+  weight_source: str = 'meta',
   relabel_rule: str = 'reference',
   prior: tf.Tensor | None = None,
   prior_mix: float = 0.0,
-  prior_confidence: bool = False,
   probe_holdout: tf.Tensor | None = None,
 ) -> IegMetaOutput:
   """IEG's re-weighting and re-labeling for one replica's batch (§1.6).
@@ -217,16 +216,14 @@ def ieg_meta_step(
       final loss without a second forward pass.
     weight_rule: how dL/dw becomes w*, one of `weight_rules.WEIGHT_RULES`
       ('reference' = the paper).
-    confidence_mix: share of `weight_rules.given_label_weights` in w*
-      (0 = the paper).
+    weight_source: 'meta' (the paper), 'network' or 'vote' (p(given label)
+      from `prior`), see `weight_rules.example_weights`.
     relabel_rule: 'evidence' (the reference's eps*, vetoed where
       `label_evidence.evidence_keep` keeps the label), 'reference' (eps* =
       [dL_meta/deps < 0]).
     prior: optional float [B, C] per-example prior mixed into the
       pseudo-label (`--label_vote_neighbors`); None = the paper.
     prior_mix: its share (IEG uses 0.5, `ieg_step.py`).
-    prior_confidence: `confidence_mix` reads p(given label) from `prior`
-      instead of the network (`--weight_confidence_source=vote`).
     probe_holdout: optional bool [P], the probe rows MixUp does not train
       on: the evidence reads the network's accuracy a on these rows only
       (`probe_holdout.held_out_accuracy`); None = on the whole probe batch.
@@ -264,13 +261,13 @@ def ieg_meta_step(
   )
   grad_w, grad_eps = result.meta_grads
   weak_logits = result.aux['view_logits'][0]
-  weights = weight_rules.meta_weights(
+  weights = weight_rules.example_weights(
     grad_w,
     weight_rule,
+    weight_source,
     logits=weak_logits,
     labels=labels,
-    confidence_mix=confidence_mix,
-    confidence_probs=prior if prior_confidence else None,
+    vote_probs=prior,
   )
   evidence = label_evidence.view_evidence(result.aux['view_logits'])
   # Agreement on the weak view alone, the view the probe accuracy is

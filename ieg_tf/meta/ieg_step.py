@@ -72,7 +72,7 @@ class IegStep(StepDefaults):
       ce_factor, consistency_factor, grad_eps_init, label_temperature,
       num_views, unsup_rampup_steps, mixup_confidence_threshold,
       consistency_confidence_threshold,
-      meta_weight_rule, weight_confidence_mix, weight_confidence_source,
+      meta_weight_rule, weight_source,
       relabel_rule, label_vote_neighbors).
 
     Raises:
@@ -223,11 +223,10 @@ class IegStep(StepDefaults):
         decay_mask=ctx.decay_mask,
         weak_forward=weak_forward,
         weight_rule=m.meta_weight_rule,
-        confidence_mix=m.weight_confidence_mix,
+        weight_source=m.weight_source,
         relabel_rule=m.relabel_rule,
         prior=self._prior(train),
         prior_mix=_VOTE_SHARE,
-        prior_confidence=m.weight_confidence_source == 'vote',
         probe_holdout=holdout,
       )
       weak_logits = meta.view_logits[0]

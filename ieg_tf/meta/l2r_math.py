@@ -78,7 +78,7 @@ def l2r_meta_step(
   decay_mask: Sequence[bool] | None = None,
   meta_decay_mask: Sequence[bool] | None = None,
   weight_rule: str = 'reference',
-  confidence_mix: float = 0.0,
+  weight_source: str = 'meta',
 ) -> L2rMetaOutput:
   """L2R's per-replica weights w* = max(-dL/dw, 0) / (sum + 1e-5) from w0 = 0.
 
@@ -94,8 +94,7 @@ def l2r_meta_step(
     decay_mask: params R(theta) covers; None = all.
     meta_decay_mask: params R(theta') covers; None = all (the reference).
     weight_rule: one of `weight_rules.WEIGHT_RULES` ('reference' = L2R).
-    confidence_mix: share of `weight_rules.given_label_weights` in w*
-      (0 = L2R).
+    weight_source: 'meta' (L2R) or 'network' (`weight_rules.example_weights`).
 
   Returns:
     An `L2rMetaOutput`.
@@ -125,12 +124,8 @@ def l2r_meta_step(
   (grad_w,) = result.meta_grads
   logits = result.aux
   return L2rMetaOutput(
-    weights=weight_rules.meta_weights(
-      grad_w,
-      weight_rule,
-      logits=logits,
-      labels=labels,
-      confidence_mix=confidence_mix,
+    weights=weight_rules.example_weights(
+      grad_w, weight_rule, weight_source, logits=logits, labels=labels
     ),
     grad_w=grad_w,
     probe_loss=result.probe_loss,

@@ -92,7 +92,7 @@ class L2rStep(StepDefaults):
       weight_decay=ctx.weight_decay,
       decay_mask=ctx.decay_mask,
       weight_rule=self._m.meta_weight_rule,
-      confidence_mix=self._m.weight_confidence_mix,
+      weight_source=self._m.weight_source,
     )
     with tf.GradientTape() as tape:
       tape.watch(params)

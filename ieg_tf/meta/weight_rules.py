@@ -73,7 +73,7 @@ def given_label_weights(
     logits: float [B, C] (the weak view at theta).
     labels: int [B] given labels.
     probs: optional float [B, C] used instead of softmax(logits) (the
-      neighbor-vote prior, `--weight_confidence_source=vote`).
+      neighbor-vote prior, `--weight_source=vote`).
 
   Returns:
     float [B] summing to 1.
@@ -134,8 +134,6 @@ def meta_weights(
   *,
   logits: tf.Tensor | None = None,
   labels: tf.Tensor | None = None,
-  confidence_mix: float = 0.0,
-  confidence_probs: tf.Tensor | None = None,
 ) -> tf.Tensor:
   """Normalized example weights w* from dL_meta/dw under `rule`.
 
@@ -146,12 +144,8 @@ def meta_weights(
     grad_w: float [B] dL_meta/dw.
     rule: one of WEIGHT_RULES.
     logits: float [B, C] look-ahead logits ('class_balanced' reads only its
-      class count C; confidence_mix > 0 its softmax).
-    labels: int [B] given labels ('class_balanced', confidence_mix > 0).
-    confidence_mix: a in [0, 1]; the result is (1 - a) w*_rule + a
-      `given_label_weights` (0 = the meta weights alone).
-    confidence_probs: optional float [B, C] that `given_label_weights`
-      reads instead of softmax(logits).
+      class count C).
+    labels: int [B] given labels ('class_balanced').
 
   Returns:
     float [B] w*, gradient stopped.
@@ -168,22 +162,51 @@ def meta_weights(
     share = within_label_share(
       tf.maximum(score, 0.0), tf.cast(labels, tf.int32), logits.shape[-1]
     )
-    weights = share / float(score.shape[0])
-    return _mix_confidence(
-      weights, confidence_mix, logits, labels, confidence_probs
-    )
+    return share / float(score.shape[0])
   clipped = tf.maximum(score, 0.0)
-  weights = clipped / (tf.reduce_sum(clipped) + _WEIGHT_NORM_EPS)
-  return _mix_confidence(
-    weights, confidence_mix, logits, labels, confidence_probs
-  )
+  return clipped / (tf.reduce_sum(clipped) + _WEIGHT_NORM_EPS)
 
 
-def _mix_confidence(weights, confidence_mix, logits, labels, probs=None):
-  """(1 - a) weights + a `given_label_weights` (a = confidence_mix)."""
-  if confidence_mix <= 0:
-    return weights
-  if logits is None or labels is None:
-    raise ValueError('confidence_mix needs logits and labels.')
-  conf = tf.cast(given_label_weights(logits, labels, probs), weights.dtype)
-  return (1.0 - confidence_mix) * weights + confidence_mix * conf
+def example_weights(
+  grad_w: tf.Tensor,
+  rule: str,
+  source: str,
+  *,
+  logits: tf.Tensor,
+  labels: tf.Tensor,
+  vote_probs: tf.Tensor | None = None,
+) -> tf.Tensor:
+  """L2R / IEG's example weights from the source `--weight_source` names.
+
+  Weights either follow the probe meta-gradient ('meta', `meta_weights`
+  under `rule`) or rank examples by p(given label) within their label
+  (`given_label_weights`), read from the network ('network') or from the
+  neighbor vote ('vote'). Blends of the two measured worse than either
+  (docs/experiments.md), so there is no mix.
+
+  Args:
+    grad_w: float [B] dL_meta/dw.
+    rule: one of WEIGHT_RULES (used by 'meta').
+    source: 'meta', 'network' or 'vote'.
+    logits: float [B, C] look-ahead logits of the weak view.
+    labels: int [B] given labels.
+    vote_probs: float [B, C] the neighbor-vote prior ('vote' only).
+
+  Returns:
+    float [B] weights, gradient stopped, summing to about 1.
+
+  Raises:
+    ValueError: unknown source, or 'vote' without `vote_probs`.
+  """
+  if source == 'meta':
+    return meta_weights(grad_w, rule, logits=logits, labels=labels)
+  if source == 'network':
+    probs = None
+  elif source == 'vote':
+    if vote_probs is None:
+      raise ValueError("weight source 'vote' needs vote_probs.")
+    probs = vote_probs
+  else:
+    raise ValueError(f'unknown weight source {source!r}.')
+  weights = given_label_weights(logits, labels, probs)
+  return tf.cast(weights, grad_w.dtype)

@@ -144,7 +144,7 @@ class MainDigitsTest(tf.test.TestCase):
   def test_weight_and_relabel_options(self):
     options = (
       '--meta_weight_rule=class_balanced',
-      '--weight_confidence_mix=0.5',
+      '--weight_source=network',
     )
     for method, extra in (('l2r', ()), ('ieg', ('--relabel_rule=reference',))):
       workdir = self.create_tempdir().full_path

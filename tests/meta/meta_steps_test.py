@@ -240,8 +240,7 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     step = self._step(
       _M.IEG,
       label_vote_neighbors=5,
-      weight_confidence_mix=1.0,
-      weight_confidence_source='vote',
+      weight_source='vote',
     )
     out = self._compute(step, batch)
     weight = out.per_example['weight'].numpy()
@@ -314,7 +313,7 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     )
 
   @parameterized.parameters(_M.IEG, _M.L2R)
-  def test_weight_rule_and_confidence_mix_reach_the_weights(self, method):
+  def test_weight_rule_and_source_reach_the_weights(self, method):
     batch = _batch()
 
     def weights(**kwargs):
@@ -330,7 +329,7 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
       self.assertAllClose(
         balanced[labels == y].sum(), np.mean(labels == y), atol=1e-5
       )
-    # mix = 1: the weak view's p(given label) over its label's batch mean.
+    # network: the weak view's p(given label) over its label's batch mean.
     logits = self.model.stateless_call(
       self.params, [], batch['train']['image_weak'], training=True
     )[0]
@@ -338,7 +337,7 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     p_given = probs[np.arange(_B), labels]
     mean = np.array([p_given[labels == y].mean() for y in labels])
     self.assertAllClose(
-      weights(weight_confidence_mix=1.0), p_given / mean / _B, atol=1e-5
+      weights(weight_source='network'), p_given / mean / _B, atol=1e-5
     )
 
   def test_evidence_relabel_rule_vetoes_the_meta_gradient(self):

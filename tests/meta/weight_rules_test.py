@@ -51,36 +51,30 @@ class WeightRulesTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(got, want, atol=1e-5)
     self.assertAllClose(tf.reduce_sum(got), 1.0, atol=1e-4)
 
-  @parameterized.parameters(0.0, 0.3, 1.0)
-  def test_confidence_mix(self, mix):
-    got = weight_rules.meta_weights(
-      tf.constant(self.grad),
-      'reference',
-      logits=tf.constant(self.logits),
-      labels=tf.constant(self.labels),
-      confidence_mix=mix,
-    )
-    conf = _class_balanced(_softmax(self.logits), self.labels)
-    meta = _oracle(self.grad, 'reference', None)
-    self.assertAllClose(got, (1 - mix) * meta + mix * conf, atol=1e-5)
-    self.assertAllClose(tf.reduce_sum(got), 1.0, atol=1e-4)
-
-  @parameterized.parameters('reference', 'class_balanced')
-  def test_confidence_from_given_probabilities(self, rule):
-    # --weight_confidence_source=vote: p(given label) comes from a prior,
-    # not from the logits.
+  @parameterized.product(
+    rule=weight_rules.WEIGHT_RULES, source=('meta', 'network', 'vote')
+  )
+  def test_example_weights_by_source(self, rule, source):
+    # 'vote': p(given label) comes from the neighbor-vote prior, not from
+    # the logits; 'meta' ignores the prior.
     prior = np.random.default_rng(5).dirichlet(
       np.ones(self.logits.shape[1]), len(self.labels)
     )
-    got = weight_rules.meta_weights(
+    got = weight_rules.example_weights(
       tf.constant(self.grad),
       rule,
+      source,
       logits=tf.constant(self.logits),
       labels=tf.constant(self.labels),
-      confidence_mix=1.0,
-      confidence_probs=tf.constant(prior, tf.float32),
+      vote_probs=tf.constant(prior, tf.float32),
     )
-    self.assertAllClose(got, _class_balanced(prior, self.labels), atol=1e-5)
+    want = {
+      'meta': _oracle(self.grad, rule, self.labels),
+      'network': _class_balanced(_softmax(self.logits), self.labels),
+      'vote': _class_balanced(prior, self.labels),
+    }[source]
+    self.assertAllClose(got, want, atol=1e-5)
+    self.assertAllClose(tf.reduce_sum(got), 1.0, atol=1e-4)
 
   def test_given_label_weights_rank_within_each_label(self):
     # Label 0: the fitted example outweighs the unfitted one. Label 1 keeps
@@ -120,27 +114,17 @@ class WeightRulesTest(tf.test.TestCase, parameterized.TestCase):
     ref = weight_rules.meta_weights(tf.constant(grad), 'reference').numpy()
     self.assertGreater(ref[:3].sum(), 0.9)
 
-  def test_class_balanced_mixes_with_confidence(self):
-    got = weight_rules.meta_weights(
-      tf.constant(self.grad),
-      'class_balanced',
-      logits=tf.constant(self.logits),
-      labels=tf.constant(self.labels),
-      confidence_mix=0.25,
-    )
-    want = 0.75 * _oracle(
-      self.grad, 'class_balanced', self.labels
-    ) + 0.25 * _class_balanced(_softmax(self.logits), self.labels)
-    self.assertAllClose(got, want, atol=1e-5)
-
   def test_errors(self):
     g = tf.constant([-1.0, 1.0])
     with self.assertRaisesRegex(ValueError, 'not one of'):
       weight_rules.meta_weights(g, 'cosine')
     with self.assertRaisesRegex(ValueError, 'not one of'):
       weight_rules.meta_weights(g, 'normalized')  # measured null, removed
-    with self.assertRaisesRegex(ValueError, 'confidence_mix needs'):
-      weight_rules.meta_weights(g, 'reference', confidence_mix=0.5)
+    z, y = tf.zeros([2, 2]), tf.constant([0, 1])
+    with self.assertRaisesRegex(ValueError, "'vote' needs vote_probs"):
+      weight_rules.example_weights(g, 'reference', 'vote', logits=z, labels=y)
+    with self.assertRaisesRegex(ValueError, 'unknown weight source'):
+      weight_rules.example_weights(g, 'reference', 'mix', logits=z, labels=y)
     with self.assertRaisesRegex(ValueError, 'class_balanced needs'):
       weight_rules.meta_weights(g, 'class_balanced', logits=tf.zeros([2, 2]))
 

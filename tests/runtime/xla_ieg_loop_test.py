@@ -37,7 +37,7 @@ class XlaIegLoopTest(tf.test.TestCase):
     self._check_compiled(
       {
         'meta_weight_rule': 'class_balanced',
-        'weight_confidence_mix': 0.5,
+        'weight_source': 'network',
         'relabel_rule': 'reference',
       }
     )

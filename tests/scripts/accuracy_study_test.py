@@ -100,20 +100,14 @@ class AccuracyStudyTest(tf.test.TestCase):
       vote = cfg('ieg_c2d_vote')
       self.assertEqual(
         changed(cfg('ieg_c2d'), vote),
-        {
-          'label_vote_neighbors',
-          'weight_confidence_mix',
-          'weight_confidence_source',
-        },
+        {'label_vote_neighbors', 'weight_source'},
       )
       self.assertEqual(vote.method.label_vote_neighbors, 500)
       self.assertEqual(
         changed(ieg, cfg('ieg_reference')), {'mixup_confidence_threshold'}
       )
       for cell, base in (('l2r_confidence', 'l2r'), ('ieg_confidence', 'ieg')):
-        self.assertEqual(
-          changed(cfg(base), cfg(cell)), {'weight_confidence_mix'}
-        )
+        self.assertEqual(changed(cfg(base), cfg(cell)), {'weight_source'})
       self.assertEqual(changed(sup, cfg('gce')), {'method'})
       self.assertEqual(
         cfg('probe_only').method.method, config_lib.Method.PROBE_ONLY
