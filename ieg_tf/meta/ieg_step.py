@@ -27,13 +27,8 @@ from ieg_tf.meta import (
   mixup,
   probe_holdout,
 )
-from ieg_tf.meta.step_api import (
-  StepContext,
-  StepDefaults,
-  StepOutput,
-  accuracy,
-  rampup,
-)
+from ieg_tf.meta.meta_step import MetaStep
+from ieg_tf.meta.step_api import StepContext, StepOutput, accuracy, rampup
 
 # Share of the neighbor vote in the pseudo-label (--label_vote_neighbors);
 # no other share was measured (docs/experiments.md).
@@ -58,10 +53,18 @@ def view_keys(num_views: int) -> list:
   return keys[:num_views]
 
 
-class IegStep(StepDefaults):
-  """`--method=ieg`."""
+class IegStep(MetaStep):
+  """`--method=ieg`.
 
-  needs_probe = True
+  Batch: {'train': {'image_weak', 'image_strong' (and 'image_strong_k' for
+  K > 2, see `view_keys`): float32 [B, H, W, C], 'label': int32 [B],
+  'index': int32 [B], optional 'label_prior': float32 [B, C] (the neighbor
+  vote mixed into the pseudo-label), ...}, 'probe': {'image', 'label',
+  optional 'holdout' bool [P] (the rows MixUp leaves out under
+  --relabel_rule=evidence)}}. `compute`'s seed drives MixUp, its step the
+  ramp-up, its slots the look-ahead's momentum; IEG owns no variables.
+  """
+
   needs_strong_view = True
   per_example_names = ('weight', 'relabel')
 
@@ -78,16 +81,13 @@ class IegStep(StepDefaults):
     Raises:
       UserError: bad num_views.
     """
-    meta_groups.check_groups(ctx)
     if method_cfg.num_views < 1:
       raise UserError(f'--num_views must be >= 1, got {method_cfg.num_views}.')
-    self._ctx = ctx
-    self._m = method_cfg
     self._view_keys = view_keys(method_cfg.num_views)
     # Strong views per example the input pipeline must provide.
     self.num_strong_views = max(1, method_cfg.num_views - 1)
     clean = ctx.clean_labels_known
-    names = [
+    names = (
       'loss/total',
       'loss/relabel',
       'loss/reweight',
@@ -100,13 +100,10 @@ class IegStep(StepDefaults):
       'consistency/kept_fraction',
       'acc/meta',
       'acc/train',
-    ]
-    names += meta_diagnostics.weight_metric_names(clean)
-    names += meta_diagnostics.relabel_metric_names(clean)
-    names += meta_diagnostics.evidence_metric_names(clean)
-    if clean:
-      names.append('acc/train_clean')
-    self.metric_names = tuple(names)
+    )
+    diagnostics = meta_diagnostics.relabel_metric_names(clean)
+    diagnostics += meta_diagnostics.evidence_metric_names(clean)
+    super().__init__(ctx, method_cfg, names, diagnostics)
     # Divided at each log line (`summaries.pooled_ratios`).
     self.pooled_ratios = meta_diagnostics.RELABEL_POOLED_RATIOS if clean else {}
 
@@ -122,41 +119,6 @@ class IegStep(StepDefaults):
     from ieg_tf.meta import label_prior
 
     return label_prior.attach(cfg, strategy, data, state, split)
-
-  def compute(
-    self, params, non_trainable, slots, batch, seed, step, extra=None
-  ) -> StepOutput:
-    """One IEG step for this replica (replica context, XLA-compilable).
-
-    Args:
-      params: list of float32 tensors theta.
-      non_trainable: BatchNorm statistics.
-      slots: momentum accumulators aligned with params (the look-ahead reads
-        them).
-      batch: {'train': {'image_weak', 'image_strong' (and 'image_strong_k'
-        for K > 2, see `view_keys`): float32 [B, H, W, C], 'label': int32
-        [B], 'index': int32 [B], optional 'label_prior': float32 [B, C]
-        (the neighbor vote mixed into the pseudo-label), ...},
-        'probe': {'image', 'label', optional 'holdout' bool [P] (the rows
-        MixUp leaves out under --relabel_rule=evidence)}}.
-      seed: int [2] stateless seed for MixUp.
-      step: int64 scalar, optimizer steps so far (drives the ramp-up).
-      extra: unused (IEG owns no variables).
-
-    Returns:
-      StepOutput with this replica's gradients (summed over its meta
-      groups), per-example 'weight' and 'relabel' (see `meta_diagnostics`).
-    """
-    del extra
-
-    def one_slice(part, part_seed):
-      return self._compute_slice(
-        params, non_trainable, slots, part, part_seed, step
-      )
-
-    return meta_groups.run_in_groups(
-      one_slice, self._ctx.meta_groups, batch, seed
-    )
 
   def _views(self, train: dict) -> list:
     missing = [k for k in self._view_keys if k not in train]
@@ -186,9 +148,10 @@ class IegStep(StepDefaults):
     return train['label_prior']
 
   def _compute_slice(
-    self, params, non_trainable, slots, batch, seed, step, extra=None
+    self, params, non_trainable, slots, batch, seed, step, extra
   ) -> StepOutput:
     """The step on one meta slice (all of the replica when meta_groups=1)."""
+    del extra
     ctx, m = self._ctx, self._m
     slices = meta_groups.num_slices(ctx)
     train, probe = batch['train'], batch['probe']
@@ -295,22 +258,21 @@ class IegStep(StepDefaults):
       'acc/meta': meta.probe_accuracy,
       'acc/train': accuracy(labels, weak_logits),
     }
-    metrics.update(meta_diagnostics.weight_metrics(meta.weights, train, clean))
-    metrics.update(
-      meta_diagnostics.relabel_metrics(
-        meta.eps, meta.pseudo_labels, train, clean
-      )
+    diagnostics = meta_diagnostics.relabel_metrics(
+      meta.eps, meta.pseudo_labels, train, clean
     )
-    metrics.update(
+    diagnostics.update(
       meta_diagnostics.evidence_metrics(
         meta.label_accuracy, meta.agreement, meta.model_accuracy, train, clean
       )
     )
-    if clean:
-      metrics['acc/train_clean'] = accuracy(train['clean_label'], weak_logits)
-    return StepOutput(
+    return self._slice_output(
+      train,
+      weak_logits,
+      meta.weights,
       grads,
-      list(meta.weak_state),
+      meta.weak_state,
       metrics,
-      meta_diagnostics.per_example_stats(train, meta.weights, meta.eps),
+      diagnostics,
+      eps=meta.eps,
     )

@@ -8,73 +8,43 @@ slice with `StepContext.meta_groups` (`meta_groups.py`).
 
 import tensorflow as tf
 
-from ieg_tf.meta import l2r_math, losses, meta_diagnostics, meta_groups
-from ieg_tf.meta.step_api import (
-  StepContext,
-  StepDefaults,
-  StepOutput,
-  accuracy,
-)
+from ieg_tf.meta import l2r_math, losses, meta_groups
+from ieg_tf.meta.meta_step import MetaStep
+from ieg_tf.meta.step_api import StepContext, StepOutput, accuracy
 
 
-class L2rStep(StepDefaults):
-  """`--method=l2r`."""
+class L2rStep(MetaStep):
+  """`--method=l2r`.
 
-  needs_probe = True
+  Batch: {'train': {'image_weak', 'label', 'index', ...}, 'probe': {'image',
+  'label'}}. Nothing random, no step-dependent schedule, no momentum in the
+  look-ahead, no variables of its own.
+  """
+
   needs_strong_view = False
   per_example_names = ('weight',)
 
   def __init__(self, ctx: StepContext, method_cfg):
     """Args:
     ctx: static step facts (meta_groups: see `meta_groups.py`).
-    method_cfg: `config.MethodConfig` (meta_stepsize, meta_weight_rule).
+    method_cfg: `config.MethodConfig` (meta_stepsize, meta_weight_rule,
+      weight_source).
     """
-    meta_groups.check_groups(ctx)
-    self._ctx = ctx
-    self._m = method_cfg
-    names = [
+    names = (
       'loss/total',
       'loss/weighted_ce',
       'loss/weight_decay',
       'loss/meta',
       'acc/meta',
       'acc/train',
-    ]
-    names += meta_diagnostics.weight_metric_names(ctx.clean_labels_known)
-    if ctx.clean_labels_known:
-      names.append('acc/train_clean')
-    self.metric_names = tuple(names)
-
-  def compute(
-    self, params, non_trainable, slots, batch, seed, step, extra=None
-  ) -> StepOutput:
-    """One L2R step for this replica (replica context, XLA-compilable).
-
-    Args:
-      params: list of float32 tensors theta.
-      non_trainable: BatchNorm statistics.
-      slots: momentum accumulators (unused: L2R's look-ahead has none).
-      batch: {'train': {'image_weak', 'label', 'index', ...}, 'probe': {...}}.
-      seed: unused (nothing random).
-      step: unused.
-      extra: unused (L2R owns no variables).
-
-    Returns:
-      StepOutput with this replica's gradients (summed over its meta
-      groups) and per-example 'weight' (see `meta_diagnostics`).
-    """
-    del slots, step, extra
-
-    def one_slice(part, part_seed):
-      del part_seed
-      return self._compute_slice(params, non_trainable, part)
-
-    return meta_groups.run_in_groups(
-      one_slice, self._ctx.meta_groups, batch, seed
     )
+    super().__init__(ctx, method_cfg, names)
 
-  def _compute_slice(self, params, non_trainable, batch) -> StepOutput:
+  def _compute_slice(
+    self, params, non_trainable, slots, batch, seed, step, extra
+  ) -> StepOutput:
     """The step on one meta slice (all of the replica when meta_groups=1)."""
+    del slots, seed, step, extra
     ctx = self._ctx
     train, probe = batch['train'], batch['probe']
 
@@ -109,7 +79,6 @@ class L2rStep(StepDefaults):
         num_replicas=meta_groups.num_slices(ctx),
       )
     grads = tape.gradient(terms['total'], params)
-    clean = ctx.clean_labels_known
     metrics = {
       'loss/total': terms['net_loss'],
       'loss/weighted_ce': terms['weighted_ce'],
@@ -118,12 +87,6 @@ class L2rStep(StepDefaults):
       'acc/meta': meta.probe_accuracy,
       'acc/train': accuracy(train['label'], logits),
     }
-    metrics.update(meta_diagnostics.weight_metrics(meta.weights, train, clean))
-    if clean:
-      metrics['acc/train_clean'] = accuracy(train['clean_label'], logits)
-    return StepOutput(
-      grads,
-      list(new_nt),
-      metrics,
-      meta_diagnostics.per_example_stats(train, meta.weights),
+    return self._slice_output(
+      train, logits, meta.weights, grads, new_nt, metrics
     )

@@ -33,13 +33,9 @@ slices' meta gradients.
 
 import tensorflow as tf
 
-from ieg_tf.meta import losses, meta_diagnostics, meta_groups, mwnet
-from ieg_tf.meta.step_api import (
-  StepContext,
-  StepDefaults,
-  StepOutput,
-  accuracy,
-)
+from ieg_tf.meta import losses, meta_groups, mwnet
+from ieg_tf.meta.meta_step import MetaStep
+from ieg_tf.meta.step_api import StepContext, StepOutput, accuracy
 
 # Shu et al. 2019 (and Ghosh & Lan): the MLP's SGD weight decay.
 MLP_WEIGHT_DECAY = 1e-4
@@ -47,10 +43,16 @@ MLP_WEIGHT_DECAY = 1e-4
 _INIT_SEED = (2019, 1007)
 
 
-class MwnetStep(StepDefaults):
-  """`--method=mwnet`: owns the weighting MLP's variables."""
+class MwnetStep(MetaStep):
+  """`--method=mwnet`: owns the weighting MLP's variables.
 
-  needs_probe = True
+  Batch: {'train': {'image_weak', 'label', 'index', ...}, 'probe': {'image',
+  'label'}}. `compute`'s `extra` is the MLP's current values [w1 [1, H], b1
+  [H], w2 [H, 1], b2 [1]] (the runtime's local copies of
+  `extra_variables`); None reads the variables (eager use and tests). Its
+  gradients return as `extra_grads`.
+  """
+
   needs_strong_view = False
   per_example_names = ('weight',)
 
@@ -63,9 +65,16 @@ class MwnetStep(StepDefaults):
         mwnet_learning_rate).
       init_seed: two ints seeding the MLP's initialization.
     """
-    meta_groups.check_groups(ctx)
-    self._ctx = ctx
-    self._m = method_cfg
+    names = (
+      'loss/total',
+      'loss/weighted_ce',
+      'loss/weight_decay',
+      'loss/meta',
+      'acc/meta',
+      'acc/train',
+      'mwnet/raw_weight_mean',
+    )
+    super().__init__(ctx, method_cfg, names)
     init = mwnet.mwnet_init(
       tf.constant(init_seed, tf.int64), method_cfg.mwnet_hidden_units
     )
@@ -74,56 +83,23 @@ class MwnetStep(StepDefaults):
       for value, name in zip(init, ('w1', 'b1', 'w2', 'b2'))
     ]
     self.extra_learning_rate = float(method_cfg.mwnet_learning_rate)
-    names = [
-      'loss/total',
-      'loss/weighted_ce',
-      'loss/weight_decay',
-      'loss/meta',
-      'acc/meta',
-      'acc/train',
-      'mwnet/raw_weight_mean',
-    ]
-    names += meta_diagnostics.weight_metric_names(ctx.clean_labels_known)
-    if ctx.clean_labels_known:
-      names.append('acc/train_clean')
-    self.metric_names = tuple(names)
 
   def compute(
     self, params, non_trainable, slots, batch, seed, step, extra=None
   ) -> StepOutput:
-    """One MW-Net step for this replica (replica context, XLA-compilable).
-
-    Args:
-      params: list of float32 tensors theta.
-      non_trainable: BatchNorm statistics.
-      slots: momentum accumulators (unused: the virtual step is plain SGD).
-      batch: {'train': {'image_weak', 'label', 'index', ...}, 'probe': {...}}.
-      seed: unused (nothing random).
-      step: unused.
-      extra: the MLP's current values [w1 [1, H], b1 [H], w2 [H, 1], b2 [1]]
-        (the runtime's local copies of `extra_variables`); None reads the
-        variables (eager use and tests).
-
-    Returns:
-      StepOutput with this replica's model gradients, the MLP's gradients as
-      `extra_grads` (both summed over replicas by the runtime) and
-      per-example 'weight' (see `meta_diagnostics`).
-    """
-    del slots, step
+    """`MetaStep.compute`, reading the MLP's variables when `extra` is None."""
     if extra is None:
       extra = [tf.convert_to_tensor(v) for v in self.extra_variables]
-    mw = list(extra)
-
-    def one_slice(part, part_seed):
-      del part_seed
-      return self._compute_slice(params, non_trainable, mw, part)
-
-    return meta_groups.run_in_groups(
-      one_slice, self._ctx.meta_groups, batch, seed
+    return super().compute(
+      params, non_trainable, slots, batch, seed, step, list(extra)
     )
 
-  def _compute_slice(self, params, non_trainable, mw, batch) -> StepOutput:
+  def _compute_slice(
+    self, params, non_trainable, slots, batch, seed, step, extra
+  ) -> StepOutput:
     """The step on one meta slice (all of the replica when meta_groups=1)."""
+    del slots, seed, step
+    mw = extra
     ctx = self._ctx
     slices = meta_groups.num_slices(ctx)
     train, probe = batch['train'], batch['probe']
@@ -175,7 +151,6 @@ class MwnetStep(StepDefaults):
       losses.scale_replica_mean(g + MLP_WEIGHT_DECAY * p, slices)
       for g, p in zip(meta.meta_grads, mw)
     ]
-    clean = ctx.clean_labels_known
     metrics = {
       'loss/total': terms['net_loss'],
       'loss/weighted_ce': terms['weighted_ce'],
@@ -185,13 +160,6 @@ class MwnetStep(StepDefaults):
       'acc/train': accuracy(labels, logits),
       'mwnet/raw_weight_mean': tf.reduce_mean(raw),
     }
-    metrics.update(meta_diagnostics.weight_metrics(weights, train, clean))
-    if clean:
-      metrics['acc/train_clean'] = accuracy(train['clean_label'], logits)
-    return StepOutput(
-      grads,
-      list(new_nt),
-      metrics,
-      meta_diagnostics.per_example_stats(train, weights),
-      extra_grads,
+    return self._slice_output(
+      train, logits, weights, grads, new_nt, metrics, extra_grads=extra_grads
     )
