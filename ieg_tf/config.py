@@ -250,11 +250,36 @@ class OptimConfig:
 
 @dataclasses.dataclass(frozen=True)
 class MethodConfig:
-  """The training method and its hyper-parameters (IEG names kept)."""
+  """The training method and the look-ahead the meta methods share.
+
+  meta_stepsize is the look-ahead step of L2R, IEG and MW-Net; the weight
+  rule and source set the example weights of L2R and IEG. Each method's own
+  settings are its section: `IegConfig`, `GceConfig`, `MwnetConfig`.
+  """
 
   method: Method = setting(Method.IEG, 'Training method.')
-  gce_q: float = setting(0.7, 'q of the GCE loss.', lower=1e-3, upper=1.0)
   meta_stepsize: float = setting(0.1, 'Look-ahead step size alpha.', lower=0.0)
+  meta_weight_rule: MetaWeightRule = setting(
+    MetaWeightRule.REFERENCE,
+    'L2R / IEG: how the probe meta-gradient becomes example weights '
+    '(ieg_tf/meta/weight_rules.py). reference = max(-g, 0) (the papers); '
+    'class_balanced = max(-g, 0) shared out within each given label, every '
+    'label keeping its batch share (docs/accuracy_study.md).',
+  )
+  weight_source: WeightSource = setting(
+    WeightSource.META,
+    'L2R / IEG: where example weights come from. meta = the probe '
+    'meta-gradient (the papers); network = p(given label) from the '
+    "network's softmax on the weak view, divided by its label's batch mean; "
+    'vote = the same from the neighbor vote of --label_vote_neighbors (IEG). '
+    'See docs/accuracy_study.md.',
+  )
+
+
+@dataclasses.dataclass(frozen=True)
+class IegConfig:
+  """IEG's own settings (`--method=ieg`; flag names as in the IEG code)."""
+
   meta_momentum: float = setting(
     0.9, 'Look-ahead momentum mu.', lower=0.0, upper=1.0
   )
@@ -296,21 +321,6 @@ class MethodConfig:
     lower=0.0,
     upper=1.0,
   )
-  meta_weight_rule: MetaWeightRule = setting(
-    MetaWeightRule.REFERENCE,
-    'L2R / IEG: how the probe meta-gradient becomes example weights '
-    '(ieg_tf/meta/weight_rules.py). reference = max(-g, 0) (the papers); '
-    'class_balanced = max(-g, 0) shared out within each given label, every '
-    'label keeping its batch share (docs/accuracy_study.md).',
-  )
-  weight_source: WeightSource = setting(
-    WeightSource.META,
-    'L2R / IEG: where example weights come from. meta = the probe '
-    'meta-gradient (the papers); network = p(given label) from the '
-    "network's softmax on the weak view, divided by its label's batch mean; "
-    'vote = the same from the neighbor vote of --label_vote_neighbors (IEG). '
-    'See docs/accuracy_study.md.',
-  )
   relabel_rule: RelabelRule = setting(
     RelabelRule.EVIDENCE,
     'IEG: which labels to replace by the pseudo-label. evidence = where the '
@@ -327,6 +337,19 @@ class MethodConfig:
     'paper; ieg_tf/meta/label_prior.py). See docs/contrastive.md.',
     lower=0,
   )
+
+
+@dataclasses.dataclass(frozen=True)
+class GceConfig:
+  """Generalized cross-entropy (`--method=gce`)."""
+
+  gce_q: float = setting(0.7, 'q of the GCE loss.', lower=1e-3, upper=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class MwnetConfig:
+  """Meta-Weight-Net's weighting MLP (`--method=mwnet`)."""
+
   mwnet_hidden_units: int = setting(
     100, 'Meta-Weight-Net hidden width.', lower=1
   )
@@ -451,9 +474,51 @@ class Config:
   model: ModelConfig = ModelConfig()
   optim: OptimConfig = OptimConfig()
   method: MethodConfig = MethodConfig()
+  ieg: IegConfig = IegConfig()
+  gce: GceConfig = GceConfig()
+  mwnet: MwnetConfig = MwnetConfig()
   run: RunConfig = RunConfig()
   pretrain: PretrainConfig = PretrainConfig()
 
 
 def default_config() -> Config:
   return Config()
+
+
+def flag_name(field: dataclasses.Field) -> str:
+  """The flag a config field generates (unique over all sections)."""
+  return field.metadata['flag'] or field.name
+
+
+def replace_fields(cfg: Config, **values) -> Config:
+  """`cfg` with fields replaced by their flag names, in whichever section.
+
+  `replace_fields(cfg, method='ieg', num_views=3, pretrain_batch_size=64)`
+  sets `cfg.method.method`, `cfg.ieg.num_views` and
+  `cfg.pretrain.batch_size`: the API twin of passing those flags.
+
+  Args:
+    cfg: a Config.
+    **values: flag name -> new value (of the field's type).
+
+  Returns:
+    The new Config.
+
+  Raises:
+    TypeError: a name no field's flag has.
+  """
+  sections, used = {}, set()
+  for section in dataclasses.fields(cfg):
+    part = getattr(cfg, section.name)
+    mine = {}
+    for field in dataclasses.fields(part):
+      name = flag_name(field)
+      if name in values:
+        mine[field.name] = values[name]
+        used.add(name)
+    if mine:
+      sections[section.name] = dataclasses.replace(part, **mine)
+  unknown = set(values) - used
+  if unknown:
+    raise TypeError(f'no config flag named {", ".join(sorted(unknown))}.')
+  return dataclasses.replace(cfg, **sections)

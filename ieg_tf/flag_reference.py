@@ -15,7 +15,10 @@ _TITLES = {
   'data': 'Data, noise and probe',
   'model': 'Network',
   'optim': 'Optimizer',
-  'method': 'Method',
+  'method': 'Method and look-ahead',
+  'ieg': 'IEG',
+  'gce': 'GCE',
+  'mwnet': 'Meta-Weight-Net',
   'pretrain': 'Contrastive stage',
   'run': 'Run',
 }

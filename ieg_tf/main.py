@@ -96,7 +96,7 @@ def _run_stages(cfg: config_lib.Config, strategy, data) -> dict:
   )
   with strategy.scope():
     # In the scope: a step may own variables (the Meta-Weight-Net).
-    step_impl = methods.build_step(cfg.method, ctx)
+    step_impl = methods.build_step(cfg, ctx)
   state = trainer.TrainState(
     cfg, strategy, network, len(train_split), step_impl
   )

@@ -31,14 +31,15 @@ SECTIONS = (
   ('model', config_lib.ModelConfig),
   ('optim', config_lib.OptimConfig),
   ('method', config_lib.MethodConfig),
+  ('ieg', config_lib.IegConfig),
+  ('gce', config_lib.GceConfig),
+  ('mwnet', config_lib.MwnetConfig),
   ('pretrain', config_lib.PretrainConfig),
   ('run', config_lib.RunConfig),
 )
 
 
-def flag_name(field: dataclasses.Field) -> str:
-  """The flag a config field generates."""
-  return field.metadata['flag'] or field.name
+flag_name = config_lib.flag_name
 
 
 def _define(field: dataclasses.Field) -> None:

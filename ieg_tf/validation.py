@@ -86,7 +86,7 @@ def _check_label_votes(cfg: config_lib.Config) -> None:
   m = cfg.method
   if cfg.run.mode != config_lib.Mode.TRAIN:
     return
-  if m.label_vote_neighbors <= 0:
+  if cfg.ieg.label_vote_neighbors <= 0:
     if m.weight_source == config_lib.WeightSource.VOTE:
       raise UserError(
         '--weight_source=vote reads the neighbor vote; it needs '

@@ -289,7 +289,7 @@ def benchmark(args, method: str) -> dict:
     clean_labels_known=True,
   )
   with strategy.scope():
-    step_impl = methods.build_step(cfg.method, ctx)
+    step_impl = methods.build_step(cfg, ctx)
   state = TrainState(cfg, strategy, network, len(train), step_impl)
   spec = pipeline.TrainInput(
     global_batch=args.batch_size,

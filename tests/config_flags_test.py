@@ -89,6 +89,37 @@ class ConfigFlagsTest(tf.test.TestCase):
           getattr(parser, 'enum_values', None), values and list(values)
         )
 
+  def test_replace_fields_routes_flag_names_to_their_sections(self):
+    base = config_lib.default_config()
+    cfg = config_lib.replace_fields(
+      base,
+      method=config_lib.Method.L2R,
+      num_views=3,
+      gce_q=0.5,
+      pretrain_batch_size=64,
+    )
+    self.assertEqual(cfg.method.method, config_lib.Method.L2R)
+    self.assertEqual(cfg.ieg.num_views, 3)
+    self.assertEqual(cfg.gce.gce_q, 0.5)
+    # The flag name picks the section: --pretrain_batch_size, not
+    # --batch_size, though both fields are called batch_size.
+    self.assertEqual(cfg.pretrain.batch_size, 64)
+    self.assertEqual(cfg.run.batch_size, base.run.batch_size)
+    self.assertEqual(cfg.data, base.data)
+    with self.assertRaisesRegex(TypeError, 'no config flag named nope'):
+      config_lib.replace_fields(base, nope=1)
+
+  def test_replace_fields_matches_the_parsed_flags(self):
+    FLAGS.unparse_flags()
+    FLAGS(['ieg_tf', '--num_views=3', '--mwnet_hidden_units=7'])
+    got = options.config_from_flags()
+    FLAGS.unparse_flags()
+    FLAGS(['ieg_tf'])
+    want = config_lib.replace_fields(
+      options.config_from_flags(), num_views=3, mwnet_hidden_units=7
+    )
+    self.assertEqual(got, want)
+
 
 if __name__ == '__main__':
   tf.test.main()

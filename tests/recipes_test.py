@@ -47,9 +47,9 @@ class RecipesTest(tf.test.TestCase, parameterized.TestCase):
   def test_reference_is_the_paper(self):
     cfg = _parse('--recipe=reference')
     self.assertEqual(cfg.method.method, config_lib.Method.IEG)
-    self.assertEqual(cfg.method.mixup_confidence_threshold, 0.0)
-    self.assertEqual(cfg.method.unsup_rampup_steps, 0)
-    self.assertEqual(cfg.method.relabel_rule, 'reference')
+    self.assertEqual(cfg.ieg.mixup_confidence_threshold, 0.0)
+    self.assertEqual(cfg.ieg.unsup_rampup_steps, 0)
+    self.assertEqual(cfg.ieg.relabel_rule, 'reference')
     self.assertEqual(cfg.data.aug_type, config_lib.AugType.AUTOAUG)
     self.assertEqual(cfg.pretrain.pretrain_epochs, 0.0)
     self.assertEqual(cfg.pretrain.pretrain_steps, 0)
@@ -57,15 +57,15 @@ class RecipesTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(cfg.optim.learning_rate, 0.1)
     # Only the method's settings: the data and the run are the user's.
     self.assertEqual(cfg.data, _parse('--aug_type=autoaug').data)
-    self.assertNotEqual(cfg.method, _parse().method)
+    self.assertNotEqual(cfg.ieg, _parse().ieg)
 
   def test_explicit_flags_win(self):
     cfg = _parse(
       '--recipe=reference', '--unsup_rampup_steps=100', '--aug_type=weak'
     )
-    self.assertEqual(cfg.method.unsup_rampup_steps, 100)
+    self.assertEqual(cfg.ieg.unsup_rampup_steps, 100)
     self.assertEqual(cfg.data.aug_type, config_lib.AugType.WEAK)
-    self.assertEqual(cfg.method.mixup_confidence_threshold, 0.0)
+    self.assertEqual(cfg.ieg.mixup_confidence_threshold, 0.0)
 
   def test_flagfile_values_win_too(self):
     path = os.path.join(self.create_tempdir().full_path, 'x.cfg')

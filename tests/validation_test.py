@@ -10,10 +10,10 @@ from ieg_tf.validation import validate
 
 
 def _cfg(method=None, run=None, pretrain=None, data=None):
-  base = config.default_config()
+  """The default config with fields replaced (method: by flag name)."""
+  base = config.replace_fields(config.default_config(), **(method or {}))
   return dataclasses.replace(
     base,
-    method=dataclasses.replace(base.method, **(method or {})),
     run=dataclasses.replace(base.run, **(run or {})),
     pretrain=dataclasses.replace(base.pretrain, **(pretrain or {})),
     data=dataclasses.replace(base.data, **(data or {})),

@@ -68,24 +68,22 @@ class IegStep(MetaStep):
   needs_strong_view = True
   per_example_names = ('weight', 'relabel')
 
-  def __init__(self, ctx: StepContext, method_cfg):
+  def __init__(self, ctx: StepContext, method_cfg, ieg_cfg):
     """Args:
     ctx: static step facts (meta_groups: see `meta_groups.py`).
-    method_cfg: `config.MethodConfig` (meta_stepsize, meta_momentum,
-      ce_factor, consistency_factor, grad_eps_init, label_temperature,
-      num_views, unsup_rampup_steps, mixup_confidence_threshold,
-      consistency_confidence_threshold,
-      meta_weight_rule, weight_source,
-      relabel_rule, label_vote_neighbors).
+    method_cfg: `config.MethodConfig` (meta_stepsize, meta_weight_rule,
+      weight_source).
+    ieg_cfg: `config.IegConfig`.
 
     Raises:
       UserError: bad num_views.
     """
-    if method_cfg.num_views < 1:
-      raise UserError(f'--num_views must be >= 1, got {method_cfg.num_views}.')
-    self._view_keys = view_keys(method_cfg.num_views)
+    if ieg_cfg.num_views < 1:
+      raise UserError(f'--num_views must be >= 1, got {ieg_cfg.num_views}.')
+    self._ieg = ieg_cfg
+    self._view_keys = view_keys(ieg_cfg.num_views)
     # Strong views per example the input pipeline must provide.
-    self.num_strong_views = max(1, method_cfg.num_views - 1)
+    self.num_strong_views = max(1, ieg_cfg.num_views - 1)
     clean = ctx.clean_labels_known
     names = (
       'loss/total',
@@ -112,7 +110,7 @@ class IegStep(MetaStep):
 
     Host, once, after the encoder is initialized (`label_prior.attach`).
     """
-    if self._m.label_vote_neighbors <= 0:
+    if self._ieg.label_vote_neighbors <= 0:
       return split
     # Imported here: the prior reads the runtime's state, which imports the
     # steps.
@@ -124,7 +122,7 @@ class IegStep(MetaStep):
     missing = [k for k in self._view_keys if k not in train]
     if missing:
       raise UserError(
-        f'--num_views={self._m.num_views} needs the train batch keys '
+        f'--num_views={self._ieg.num_views} needs the train batch keys '
         f'{", ".join(missing)} (extra strong views), which the input '
         'pipeline did not provide; use --num_views=2.'
       )
@@ -138,7 +136,7 @@ class IegStep(MetaStep):
         prior was not attached, `label_prior.attach`): never train without
         it silently.
     """
-    if self._m.label_vote_neighbors <= 0:
+    if self._ieg.label_vote_neighbors <= 0:
       return None
     if 'label_prior' not in train:
       raise UserError(
@@ -152,7 +150,7 @@ class IegStep(MetaStep):
   ) -> StepOutput:
     """The step on one meta slice (all of the replica when meta_groups=1)."""
     del extra
-    ctx, m = self._ctx, self._m
+    ctx, m = self._ctx, self._ieg
     slices = meta_groups.num_slices(ctx)
     train, probe = batch['train'], batch['probe']
     labels = train['label']
@@ -178,15 +176,15 @@ class IegStep(MetaStep):
         labels=labels,
         probe_images=probe['image'],
         probe_labels=probe['label'],
-        meta_stepsize=m.meta_stepsize,
+        meta_stepsize=self._m.meta_stepsize,
         meta_momentum=m.meta_momentum,
         grad_eps_init=m.grad_eps_init,
         temperature=m.label_temperature,
         weight_decay=ctx.weight_decay,
         decay_mask=ctx.decay_mask,
         weak_forward=weak_forward,
-        weight_rule=m.meta_weight_rule,
-        weight_source=m.weight_source,
+        weight_rule=self._m.meta_weight_rule,
+        weight_source=self._m.weight_source,
         relabel_rule=m.relabel_rule,
         prior=self._prior(train),
         prior_mix=_VOTE_SHARE,

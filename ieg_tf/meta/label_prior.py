@@ -208,7 +208,7 @@ def attach(cfg, strategy, data: PreparedData, state, split: Split) -> Split:
   """
   path = os.path.join(cfg.run.workdir, FILE_NAME)
   if state.checkpointer.latest:
-    prior = load(path, split, cfg.method.label_vote_neighbors, data.num_classes)
+    prior = load(path, split, cfg.ieg.label_vote_neighbors, data.num_classes)
     logging.info('Neighbor-vote label prior read from %s', path)
   else:
     batch = cfg.run.eval_batch_size or cfg.run.batch_size
@@ -217,12 +217,12 @@ def attach(cfg, strategy, data: PreparedData, state, split: Split) -> Split:
       state.network.encoder,
       data,
       split,
-      cfg.method.label_vote_neighbors,
+      cfg.ieg.label_vote_neighbors,
       batch,
     )
     logging.info('neighbor-vote label prior: %s', diag)
     if is_chief(strategy):
-      save(path, split, cfg.method.label_vote_neighbors, prior, diag)
+      save(path, split, cfg.ieg.label_vote_neighbors, prior, diag)
       writer = summaries.MetricsWriter(cfg.run.workdir, True)
       writer.write(0, diag)
       writer.close()

@@ -11,25 +11,25 @@ from ieg_tf.meta.supervised_step import SupervisedStep
 _M = config_lib.Method
 
 
-def build_step(method: config_lib.MethodConfig, ctx: StepContext) -> TrainStep:
-  """Returns the step object for `method.method`.
+def build_step(cfg: config_lib.Config, ctx: StepContext) -> TrainStep:
+  """Returns the step object for `cfg.method.method`, with its section.
 
   Call it inside `strategy.scope()`: `mwnet` creates its MLP's variables.
 
   Raises:
     UserError: the method is not available in this build.
   """
-  name = config_lib.Method(method.method)
+  name = config_lib.Method(cfg.method.method)
   if name in (_M.SUPERVISED, _M.PROBE_ONLY):
     return SupervisedStep(ctx, loss='ce')
   if name == _M.GCE:
-    return SupervisedStep(ctx, loss='gce', gce_q=method.gce_q)
+    return SupervisedStep(ctx, loss='gce', gce_q=cfg.gce.gce_q)
   if name == _M.IEG:
-    return IegStep(ctx, method)
+    return IegStep(ctx, cfg.method, cfg.ieg)
   if name == _M.L2R:
-    return L2rStep(ctx, method)
+    return L2rStep(ctx, cfg.method)
   if name == _M.MWNET:
-    return MwnetStep(ctx, method)
+    return MwnetStep(ctx, cfg.method, cfg.mwnet)
   raise UserError(
     f'--method={name.value} is not available yet in this version; use '
     'ieg, l2r, mwnet, supervised, gce or probe_only.'

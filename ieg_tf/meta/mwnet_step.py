@@ -56,13 +56,15 @@ class MwnetStep(MetaStep):
   needs_strong_view = False
   per_example_names = ('weight',)
 
-  def __init__(self, ctx: StepContext, method_cfg, init_seed=_INIT_SEED):
+  def __init__(
+    self, ctx: StepContext, method_cfg, mwnet_cfg, init_seed=_INIT_SEED
+  ):
     """Creates the MLP's variables (call inside `strategy.scope()`).
 
     Args:
       ctx: static step facts (meta_groups: see `meta_groups.py`).
-      method_cfg: `config.MethodConfig` (meta_stepsize, mwnet_hidden_units,
-        mwnet_learning_rate).
+      method_cfg: `config.MethodConfig` (meta_stepsize).
+      mwnet_cfg: `config.MwnetConfig`.
       init_seed: two ints seeding the MLP's initialization.
     """
     names = (
@@ -76,13 +78,13 @@ class MwnetStep(MetaStep):
     )
     super().__init__(ctx, method_cfg, names)
     init = mwnet.mwnet_init(
-      tf.constant(init_seed, tf.int64), method_cfg.mwnet_hidden_units
+      tf.constant(init_seed, tf.int64), mwnet_cfg.mwnet_hidden_units
     )
     self.extra_variables = [
       tf.Variable(value, trainable=False, name=f'mwnet/{name}')
       for value, name in zip(init, ('w1', 'b1', 'w2', 'b2'))
     ]
-    self.extra_learning_rate = float(method_cfg.mwnet_learning_rate)
+    self.extra_learning_rate = float(mwnet_cfg.mwnet_learning_rate)
 
   def compute(
     self, params, non_trainable, slots, batch, seed, step, extra=None

@@ -44,8 +44,8 @@ def _run(strategy, method, jit, steps=2, prior=False, **method_kwargs):
     decay_mask=net.decay_mask,
     clean_labels_known=True,
   )
-  mcfg = dataclasses.replace(
-    config_lib.MethodConfig(), method=method, **method_kwargs
+  mcfg = config_lib.replace_fields(
+    config_lib.default_config(), method=method, **method_kwargs
   )
   extra_opt = None
   with strategy.scope():

@@ -1,7 +1,6 @@
 """The meta steps' outputs, eagerly: per-example statistics, meta groups,
 K views, MixUp wiring and the Meta-Weight-Net step's extra variables."""
 
-import dataclasses
 from unittest import mock
 
 from absl.testing import parameterized
@@ -84,8 +83,8 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     )
 
   def _step(self, method, ctx=None, **kwargs):
-    cfg = dataclasses.replace(
-      config_lib.MethodConfig(),
+    cfg = config_lib.replace_fields(
+      config_lib.default_config(),
       method=method,
       mwnet_hidden_units=6,
       **kwargs,
@@ -194,9 +193,8 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     k2 = self._compute(self._step(_M.IEG, num_views=2, relabel_rule=ref), batch)
     step3 = methods.IegStep(
       self._ctx(),
-      dataclasses.replace(
-        config_lib.MethodConfig(), num_views=3, relabel_rule=ref
-      ),
+      config_lib.MethodConfig(),
+      config_lib.IegConfig(num_views=3, relabel_rule=ref),
     )
     self.assertEqual(step3.num_strong_views, 2)
     k3 = self._compute(step3, batch)
@@ -256,8 +254,8 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     self.assertTrue((weight[~noisy] > 0).all())
 
   def test_missing_views_are_user_errors(self):
-    cfg = dataclasses.replace(config_lib.MethodConfig(), num_views=3)
-    step3 = methods.IegStep(self._ctx(), cfg)
+    cfg = config_lib.replace_fields(config_lib.default_config(), num_views=3)
+    step3 = methods.IegStep(self._ctx(), cfg.method, cfg.ieg)
     with self.assertRaisesRegex(UserError, 'image_strong_2'):
       self._compute(step3, _batch())
     built = methods.build_step(cfg, self._ctx())

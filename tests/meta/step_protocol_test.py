@@ -1,7 +1,5 @@
 """Every method's step is a `TrainStep`: the runtime reads no attribute blind."""
 
-import dataclasses
-
 import tensorflow as tf
 
 from ieg_tf import config as config_lib
@@ -24,7 +22,9 @@ def _ctx():
 class StepProtocolTest(tf.test.TestCase):
   def test_every_method_builds_a_train_step(self):
     for method in config_lib.Method:
-      cfg = dataclasses.replace(config_lib.MethodConfig(), method=method)
+      cfg = config_lib.replace_fields(
+        config_lib.default_config(), method=method
+      )
       step = methods.build_step(cfg, _ctx())
       with self.subTest(method.value):
         self.assertIsInstance(step, TrainStep)
@@ -45,7 +45,9 @@ class StepProtocolTest(tf.test.TestCase):
   def test_prepare_keeps_the_split_unless_the_method_needs_host_work(self):
     split = object()
     for method in config_lib.Method:
-      cfg = dataclasses.replace(config_lib.MethodConfig(), method=method)
+      cfg = config_lib.replace_fields(
+        config_lib.default_config(), method=method
+      )
       step = methods.build_step(cfg, _ctx())
       # IEG without neighbor votes, like every other method, has none.
       self.assertIs(step.prepare(None, None, None, None, split), split)

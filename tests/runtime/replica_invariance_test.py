@@ -15,7 +15,6 @@ replicas, so they are invariant even with BatchNorm; one case checks that
 with the project's BatchNorm layer (replica-local moving statistics).
 """
 
-import dataclasses
 import functools
 
 from absl.testing import parameterized
@@ -115,8 +114,8 @@ def _run(replicas, method, meta_groups, model_name='mlp'):
     clean_labels_known=True,
     meta_groups=meta_groups,
   )
-  mcfg = dataclasses.replace(
-    config_lib.MethodConfig(),
+  mcfg = config_lib.replace_fields(
+    config_lib.default_config(),
     method=method,
     unsup_rampup_steps=0,
     mwnet_hidden_units=8,

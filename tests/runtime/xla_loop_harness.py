@@ -97,7 +97,8 @@ def run(
     clean_labels_known=True,
   )
   step = methods.build_step(
-    config_lib.MethodConfig(
+    config_lib.replace_fields(
+      config_lib.default_config(),
       method=config_lib.Method(method),
       unsup_rampup_steps=0,
       **(method_options or {}),

@@ -77,8 +77,8 @@ class AccuracyStudyTest(tf.test.TestCase):
     def changed(a, b):
       """Names of the fields where two configs differ."""
       out = set()
-      for section in ('data', 'model', 'optim', 'method', 'run', 'pretrain'):
-        x, y = getattr(a, section), getattr(b, section)
+      for section in dataclasses.fields(a):
+        x, y = getattr(a, section.name), getattr(b, section.name)
         for f in dataclasses.fields(x):
           if getattr(x, f.name) != getattr(y, f.name):
             out.add(f.name)
@@ -102,7 +102,7 @@ class AccuracyStudyTest(tf.test.TestCase):
         changed(cfg('ieg_c2d'), vote),
         {'label_vote_neighbors', 'weight_source'},
       )
-      self.assertEqual(vote.method.label_vote_neighbors, 500)
+      self.assertEqual(vote.ieg.label_vote_neighbors, 500)
       self.assertEqual(
         changed(ieg, cfg('ieg_reference')), {'mixup_confidence_threshold'}
       )
