@@ -285,16 +285,6 @@ class IegConfig:
   )
   ce_factor: float = setting(5.0, 'Weight of the MixUp CE term.', lower=0.0)
   consistency_factor: float = setting(20.0, 'Weight of the KL term.', lower=0.0)
-  consistency_confidence_threshold: float = setting(
-    0.0,
-    'IEG: the KL consistency term counts an example only when its weak '
-    'view predicts one class with at least this probability; the term is '
-    'the mean over the whole batch, so its weight grows with the share of '
-    'confident predictions (0 = the IEG reference, every example; '
-    'docs/algorithm.md).',
-    lower=0.0,
-    upper=1.0,
-  )
   grad_eps_init: float = setting(
     0.9, 'Initial label mix eps.', lower=0.0, upper=1.0
   )

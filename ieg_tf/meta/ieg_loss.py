@@ -42,27 +42,6 @@ def confident_rows(pseudo_labels: tf.Tensor, threshold: float) -> tf.Tensor:
   return tf.cast(confidence >= threshold, pseudo_labels.dtype)
 
 
-def confident_predictions(logits: tf.Tensor, threshold: float) -> tf.Tensor:
-  """1 for examples whose softmax puts at least `threshold` on one class.
-
-  The mask of `--consistency_confidence_threshold`: the KL consistency term
-  pulls the strong view towards the weak view's prediction, which is worth
-  matching only where that prediction is decided. An undecided weak
-  prediction (early on, or right after a learning-rate restart shakes the
-  network) would pull both views towards the same vague answer, and the
-  term's weight (20) then outweighs the label terms (docs/algorithm.md).
-  threshold <= 0 keeps every example (the reference).
-
-  Args:
-    logits: float [B, C] weak-view logits (constants here).
-    threshold: scalar in [0, 1].
-
-  Returns:
-    float [B] of 0 / 1, dtype of `logits`.
-  """
-  return confident_rows(tf.nn.softmax(tf.stop_gradient(logits)), threshold)
-
-
 def kept_mean(values: tf.Tensor, kept: tf.Tensor) -> tf.Tensor:
   """Mean of `values` over the kept rows; 0 when no row is kept.
 
@@ -122,7 +101,6 @@ def ieg_final_loss(
   num_replicas: int,
   mixup_confidence_threshold: float = 0.0,
   mixup_row_targets: tf.Tensor | None = None,
-  consistency_confidence_threshold: float = 0.0,
 ) -> dict[str, tf.Tensor]:
   """All terms of IEG's final loss for one replica.
 
@@ -130,11 +108,7 @@ def ieg_final_loss(
     relabel  = mean_i CE(eps*_i y_i + (1 - eps*_i) g_i, z_i),
     reweight = sum_i w*_i CE(eps0 y_i + (1 - eps0) g_i, z_i),
     xe_loss  = l_loss + ce_factor * u_loss (MixUp, logit_norm per split),
-    cs_loss  = consistency_factor * mean_i m_i KL(softmax(z_i) || softmax(zs_i)),
-  with m_i = 1 where the weak view's prediction is confident
-  (`confident_predictions`; every m_i = 1 at threshold 0, the reference).
-  The mean runs over ALL rows, so the term's weight follows the share of
-  confident predictions instead of putting the full factor on a few rows.
+    cs_loss  = consistency_factor * mean_i KL(softmax(z_i) || softmax(zs_i)).
   Targets, g, w* and eps* are constants here; the CE terms use raw logits.
 
   The MixUp gate (`mixup_confidence_threshold` > 0): a noisy example's two
@@ -166,16 +140,13 @@ def ieg_final_loss(
     mixup_row_targets: float [B, C] the targets the noisy rows were mixed
       with (before mixing), which the gate decides on; None = the
       pseudo-labels (the reference's MixUp targets).
-    consistency_confidence_threshold: see `confident_predictions`
-      (0 = reference).
 
   Returns:
     Dict of per-replica, UNSCALED terms 'relabel', 'reweight', 'l_loss',
     'u_loss', 'xe_loss', 'cs_loss', 'l2', 'net_loss' (their sum as above, for
     logging), 'mixup_kept' (fraction of noisy examples the gate kept),
     'mixup_effective_factor' (the factor u_loss's kept rows enter the loss
-    with: ce_factor when any row is kept, else 0), 'consistency_kept'
-    (fraction of examples in the KL term) and 'total':
+    with: ce_factor when any row is kept, else 0) and 'total':
     the scaled loss to differentiate; summed over replicas it is the global
     loss.
   """
@@ -190,8 +161,7 @@ def ieg_final_loss(
   reweight_t = ieg_math.mix_targets(labels, g, eps0)
   reweight_ce = losses.soft_cross_entropy(reweight_t, weak_logits)
   w = tf.stop_gradient(tf.cast(weights, dtype))
-  decided = confident_predictions(weak_logits, consistency_confidence_threshold)
-  kl = losses.kl_consistency(weak_logits, strong_logits) * decided
+  kl = losses.kl_consistency(weak_logits, strong_logits)
   if mix_logits is None:
     l_ce, u_ce = tf.zeros([batch], dtype), tf.zeros([2 * batch], dtype)
     kept = tf.zeros([batch], dtype)
@@ -214,7 +184,6 @@ def ieg_final_loss(
     'l2': penalty,
     'mixup_kept': tf.reduce_mean(kept),
     'mixup_effective_factor': ce_factor * any_kept,
-    'consistency_kept': tf.reduce_mean(decided),
   }
   terms['xe_loss'] = terms['l_loss'] + ce_factor * terms['u_loss']
   terms['net_loss'] = (

@@ -95,7 +95,6 @@ class IegStep(MetaStep):
       'loss/meta',
       'mixup/kept_fraction',
       'mixup/effective_factor',
-      'consistency/kept_fraction',
       'acc/meta',
       'acc/train',
     )
@@ -238,7 +237,6 @@ class IegStep(MetaStep):
         num_replicas=slices,
         mixup_confidence_threshold=m.mixup_confidence_threshold,
         mixup_row_targets=mixup_pseudo_labels,
-        consistency_confidence_threshold=m.consistency_confidence_threshold,
       )
     grads = tape.gradient(terms['total'], params)
     clean = ctx.clean_labels_known
@@ -252,7 +250,6 @@ class IegStep(MetaStep):
       'loss/meta': meta.probe_loss,
       'mixup/kept_fraction': terms['mixup_kept'],
       'mixup/effective_factor': terms['mixup_effective_factor'],
-      'consistency/kept_fraction': terms['consistency_kept'],
       'acc/meta': meta.probe_accuracy,
       'acc/train': accuracy(labels, weak_logits),
     }

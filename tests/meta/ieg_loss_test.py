@@ -369,52 +369,6 @@ class IegFinalLossTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(got, [0.0, 1.0, 1.0])
     self.assertAllEqual(ieg_loss.confident_rows(tf.constant(g), 0.0), [1, 1, 1])
 
-  def test_confident_predictions_oracle(self):
-    z = np.log(np.array([[0.5, 0.5, 1e-9], [0.85, 0.1, 0.05], [0.2, 0.2, 0.6]]))
-    got = ieg_loss.confident_predictions(tf.constant(z), 0.6)
-    self.assertAllEqual(got, [0.0, 1.0, 1.0])
-    every = ieg_loss.confident_predictions(tf.constant(z), 0.0)
-    self.assertAllEqual(every, [1, 1, 1])
-
-  @parameterized.parameters((0.0, 1), (0.6, 1), (0.6, 2), (1.0, 1))
-  def test_consistency_mask_oracle(self, threshold, num_replicas):
-    a = _inputs(10)
-    # Weak logits whose softmax maxima straddle 0.6: the mask bites.
-    a['weak_logits'] = np.log(
-      np.array(
-        [[0.9, 0.05, 0.05], [0.4, 0.35, 0.25], [0.1, 0.7, 0.2], [0.3, 0.3, 0.4]]
-      )
-    )
-    k, gb = 20.0, _B * num_replicas
-    strong = tf.constant(a['strong_logits'])
-    tensors = {n: tf.constant(v) for n, v in a.items() if n != 'strong_logits'}
-    with tf.GradientTape() as tape:
-      tape.watch(strong)
-      terms = ieg_loss.ieg_final_loss(
-        **tensors,
-        strong_logits=strong,
-        grad_eps_init=0.9,
-        ce_factor=5.0,
-        consistency_factor=k,
-        global_batch=gb,
-        num_replicas=num_replicas,
-        consistency_confidence_threshold=threshold,
-      )
-    *_, kl = _oracle_terms(a, 0.9, 5.0, k)
-    q = np.exp(_log_softmax(a['weak_logits']))
-    decided = q.max(-1) >= threshold if threshold > 0 else np.ones(_B, bool)
-    expected_kept = {0.0: 1.0, 0.6: 0.5, 1.0: 0.0}[threshold]
-    self.assertAllClose(terms['consistency_kept'], expected_kept)
-    # A mean over ALL rows: undecided rows count as 0, not dropped.
-    self.assertAllClose(terms['cs_loss'], k * (kl * decided).mean())
-    # d total / d strong logits = k * m_i (softmax(zs_i) - q_i) / global batch.
-    p_strong = np.exp(_log_softmax(a['strong_logits']))
-    grad = tape.gradient(terms['total'], strong)
-    # Only the KL term reaches the strong logits here (the MixUp batch is
-    # its own tensor), so the gradient is the KL's alone.
-    expected = k * decided[:, None] * (p_strong - q) / gb
-    self.assertAllClose(grad, expected)
-
   def test_kept_mean_oracle(self):
     v = np.array([1.0, 2.0, 4.0, 8.0])
     m = np.array([1.0, 0.0, 1.0, 0.0])
