@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from ieg_tf import config as config_lib
 from ieg_tf import options
+from tests import flag_parsing
 
 FLAGS = flags.FLAGS
 # The flags that are not config fields.
@@ -20,12 +21,7 @@ def _fields():
     yield from dataclasses.fields(section)
 
 
-class ConfigFlagsTest(tf.test.TestCase):
-  def tearDown(self):
-    FLAGS.unparse_flags()
-    FLAGS.mark_as_parsed()
-    super().tearDown()
-
+class ConfigFlagsTest(flag_parsing.FlagsTestCase):
   def test_every_flag_comes_from_exactly_one_field(self):
     names = [options.flag_name(f) for f in _fields()]
     self.assertLen(set(names), len(names))  # no two fields share a flag
@@ -50,9 +46,7 @@ class ConfigFlagsTest(tf.test.TestCase):
         self.assertEqual(type(flag.default), type(want))
 
   def test_no_flags_resolve_to_the_default_config(self):
-    FLAGS.unparse_flags()
-    FLAGS(['ieg_tf'])
-    got = options.config_from_flags()
+    got = flag_parsing.parse()
     want = config_lib.default_config()
     batch = want.run.batch_size  # a batch of 0 means --batch_size
     want = dataclasses.replace(
@@ -110,13 +104,9 @@ class ConfigFlagsTest(tf.test.TestCase):
       config_lib.replace_fields(base, nope=1)
 
   def test_replace_fields_matches_the_parsed_flags(self):
-    FLAGS.unparse_flags()
-    FLAGS(['ieg_tf', '--num_views=3', '--mwnet_hidden_units=7'])
-    got = options.config_from_flags()
-    FLAGS.unparse_flags()
-    FLAGS(['ieg_tf'])
+    got = flag_parsing.parse('--num_views=3', '--mwnet_hidden_units=7')
     want = config_lib.replace_fields(
-      options.config_from_flags(), num_views=3, mwnet_hidden_units=7
+      flag_parsing.parse(), num_views=3, mwnet_hidden_units=7
     )
     self.assertEqual(got, want)
 

@@ -13,23 +13,16 @@ from ieg_tf import options
 from ieg_tf import recipes as recipes_lib
 from ieg_tf import validation
 from ieg_tf.errors import UserError
+from tests import flag_parsing
 
 FLAGS = flags.FLAGS
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _parse(*argv):
-  FLAGS.unparse_flags()
-  FLAGS(['ieg_tf', *argv])
-  return options.config_from_flags()
+_parse = flag_parsing.parse
 
 
-class OptionsTest(tf.test.TestCase, parameterized.TestCase):
-  def tearDown(self):
-    FLAGS.unparse_flags()
-    FLAGS.mark_as_parsed()
-    super().tearDown()
-
+class OptionsTest(flag_parsing.FlagsTestCase, parameterized.TestCase):
   @parameterized.parameters(
     ('cifar100_uniform_0.8', 'cifar100', 'uniform', 0.8),
     ('cifar10_asymmetric_0.4', 'cifar10', 'asymmetric', 0.4),

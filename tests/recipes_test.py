@@ -11,22 +11,15 @@ import tensorflow as tf
 from ieg_tf import config as config_lib
 from ieg_tf import options
 from ieg_tf import recipes
+from tests import flag_parsing
 
 FLAGS = flags.FLAGS
 
 
-def _parse(*argv):
-  FLAGS.unparse_flags()
-  FLAGS(['ieg_tf', *argv])
-  return options.config_from_flags()
+_parse = flag_parsing.parse
 
 
-class RecipesTest(tf.test.TestCase, parameterized.TestCase):
-  def tearDown(self):
-    FLAGS.unparse_flags()
-    FLAGS.mark_as_parsed()
-    super().tearDown()
-
+class RecipesTest(flag_parsing.FlagsTestCase, parameterized.TestCase):
   @parameterized.parameters(*recipes.RECIPES)
   def test_every_recipe_sets_what_it_lists(self, name):
     _parse(f'--recipe={name}')
