@@ -309,11 +309,12 @@ class IegConfig:
     2, 'Views averaged into the pseudo-label (1 weak + K-1 strong).', lower=1
   )
   mixup_confidence_threshold: float = setting(
-    0.8,
+    0.0,
     'IEG: a noisy MixUp row enters the ce_factor term only when the largest '
-    'entry of its own target is at least this (0 = the IEG reference, '
-    'every row; ieg_tf/meta/ieg_loss.py). Guards against collapse while '
-    'pseudo-labels are poor (docs/algorithm.md).',
+    'entry of its own target is at least this (0 = every row, the IEG '
+    'reference and the default; ieg_tf/meta/ieg_loss.py). Guarded against '
+    "the collapse of the paper's pseudo-label targets; with the targets on "
+    'evidence it removed MixUp where noise is high (docs/algorithm.md).',
     lower=0.0,
     upper=1.0,
   )

@@ -21,7 +21,6 @@ class L2rStep(MetaStep):
   look-ahead, no variables of its own.
   """
 
-  needs_strong_view = False
   per_example_names = ('weight',)
 
   def __init__(self, ctx: StepContext, method_cfg):

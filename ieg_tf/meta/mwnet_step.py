@@ -53,7 +53,6 @@ class MwnetStep(MetaStep):
   gradients return as `extra_grads`.
   """
 
-  needs_strong_view = False
   per_example_names = ('weight',)
 
   def __init__(

@@ -20,9 +20,6 @@ class SupervisedStep(StepDefaults):
   Loss = sum_i loss_i / global_batch + wd * sum 0.5 ||v||^2 / replicas.
   """
 
-  needs_probe = False
-  needs_strong_view = False
-
   def __init__(self, ctx: StepContext, loss: str = 'ce', gce_q: float = 0.7):
     """Args:
     ctx: static step facts.
