@@ -308,16 +308,6 @@ class IegConfig:
   num_views: int = setting(
     2, 'Views averaged into the pseudo-label (1 weak + K-1 strong).', lower=1
   )
-  mixup_confidence_threshold: float = setting(
-    0.0,
-    'IEG: a noisy MixUp row enters the ce_factor term only when the largest '
-    'entry of its own target is at least this (0 = every row, the IEG '
-    'reference and the default; ieg_tf/meta/ieg_loss.py). Guarded against '
-    "the collapse of the paper's pseudo-label targets; with the targets on "
-    'evidence it removed MixUp where noise is high (docs/algorithm.md).',
-    lower=0.0,
-    upper=1.0,
-  )
   relabel_rule: RelabelRule = setting(
     RelabelRule.EVIDENCE,
     'IEG: which labels to replace by the pseudo-label. evidence = where the '

@@ -33,14 +33,13 @@ def _recipe(summary: str, **values) -> Recipe:
 
 
 # The IEG paper's step and settings: every noisy MixUp row at full weight
-# from step 0 (no gate, no ramp), labels replaced where the meta-gradient
+# from step 0 (no ramp), labels replaced where the meta-gradient
 # says so, AutoAugment, the cosine-restart schedule from LR 0.1, the stored
 # BatchNorm averages at eval, a random init.
 _REFERENCE_IEG = dict(
   method='ieg',
   pretrain_epochs=0.0,
   pretrain_steps=0,
-  mixup_confidence_threshold=0.0,
   unsup_rampup_steps=0,
   relabel_rule='reference',
   meta_weight_rule='reference',

@@ -13,9 +13,6 @@ setting (default: uniform 80% and asymmetric 40%) trains
   l2r_confidence  L2R's loss with --weight_source=network: weights from the
                network's p(given label) instead of the meta-gradient
   ieg          IEG re-weighting + re-labeling + consistency (defaults)
-  ieg_gated    IEG with --mixup_confidence_threshold=0.8: the MixUp term only on
-               rows whose target is confident (the default until it measured
-               6.4 points below no gate at uniform 80%, docs/evidence_study.md)
   ieg_confidence  IEG with --weight_source=network (docs/accuracy_study.md)
   supervised_c2d  noisy supervised from the contrastive encoder (what the
                pre-training alone gives)
@@ -122,7 +119,6 @@ CELLS = {
   'l2r': Cell('l2r'),
   'l2r_confidence': Cell('l2r', ('--weight_source=network',)),
   'ieg': Cell('ieg'),
-  'ieg_gated': Cell('ieg', ('--mixup_confidence_threshold=0.8',)),
   'ieg_confidence': Cell('ieg', ('--weight_source=network',)),
   'supervised_c2d': Cell('supervised_c2d', encoder=True),
   'ieg_c2d': Cell('ieg', encoder=True),

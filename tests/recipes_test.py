@@ -40,7 +40,6 @@ class RecipesTest(flag_parsing.FlagsTestCase, parameterized.TestCase):
   def test_reference_is_the_paper(self):
     cfg = _parse('--recipe=reference')
     self.assertEqual(cfg.method.method, config_lib.Method.IEG)
-    self.assertEqual(cfg.ieg.mixup_confidence_threshold, 0.0)
     self.assertEqual(cfg.ieg.unsup_rampup_steps, 0)
     self.assertEqual(cfg.ieg.relabel_rule, 'reference')
     self.assertEqual(cfg.data.aug_type, config_lib.AugType.AUTOAUG)
@@ -58,7 +57,7 @@ class RecipesTest(flag_parsing.FlagsTestCase, parameterized.TestCase):
     )
     self.assertEqual(cfg.ieg.unsup_rampup_steps, 100)
     self.assertEqual(cfg.data.aug_type, config_lib.AugType.WEAK)
-    self.assertEqual(cfg.ieg.mixup_confidence_threshold, 0.0)
+    self.assertEqual(cfg.ieg.relabel_rule, 'reference')
 
   def test_flagfile_values_win_too(self):
     path = os.path.join(self.create_tempdir().full_path, 'x.cfg')

@@ -4,10 +4,11 @@ Pure, replica context. Scaling (the rule of `losses.py`):
   - per-example means over all rows (relabel CE, MixUp l_loss, KL
     consistency) are summed and divided by the GLOBAL batch
     (`scale_to_global`);
-  - the re-weighted CE (w* is normalized within the replica), the gated
-    u_loss (a mean over the replica's kept rows) and the weight decay
-    R(theta) are per-replica means by construction and are divided by the
-    number of replicas (`scale_replica_mean`).
+  - MixUp's u_loss, a mean over the 2B noisy rows, is summed and divided by
+    twice the GLOBAL batch;
+  - the re-weighted CE (w* is normalized within the replica) and the weight
+    decay R(theta) are per-replica means by construction and are divided by
+    the number of replicas (`scale_replica_mean`).
 With equal local batches this equals the reference's "loss / num_replicas".
 """
 
@@ -16,43 +17,6 @@ import tensorflow as tf
 from ieg_tf.meta import ieg_math
 from ieg_tf.meta import label_guess
 from ieg_tf.meta import losses
-
-
-def confident_rows(pseudo_labels: tf.Tensor, threshold: float) -> tf.Tensor:
-  """1 for noisy examples whose own pseudo-label is confident, else 0.
-
-  The gate of `--mixup_confidence_threshold`, decided per noisy example on
-  the largest entry of ITS pseudo-label g_i, before MixUp pairs it with a
-  partner. Why before: the largest entry of a mixed target is at most
-  max(lambda, 1 - lambda) when the partner is of another class, so a gate on
-  the mixed target rejects even one-hot pseudo-labels about a third of the
-  time (docs/algorithm.md). threshold <= 0 keeps every example (the
-  reference).
-
-  Args:
-    pseudo_labels: float [B, C] pseudo-labels g (constants here).
-    threshold: scalar in [0, 1].
-
-  Returns:
-    float [B] of 0 / 1, dtype of `pseudo_labels`.
-  """
-  if threshold <= 0:
-    return tf.ones(tf.shape(pseudo_labels)[:1], pseudo_labels.dtype)
-  confidence = tf.reduce_max(tf.stop_gradient(pseudo_labels), axis=-1)
-  return tf.cast(confidence >= threshold, pseudo_labels.dtype)
-
-
-def kept_mean(values: tf.Tensor, kept: tf.Tensor) -> tf.Tensor:
-  """Mean of `values` over the kept rows; 0 when no row is kept.
-
-  Args:
-    values: float [N] per-row losses.
-    kept: float [N] 0 / 1 mask, same dtype.
-
-  Returns:
-    Scalar sum(kept * values) / max(sum(kept), 1).
-  """
-  return tf.reduce_sum(values * kept) / tf.maximum(tf.reduce_sum(kept), 1.0)
 
 
 def mixup_xe_terms(mix_logits: tf.Tensor, mix_targets: tf.Tensor, batch: int):
@@ -99,8 +63,6 @@ def ieg_final_loss(
   consistency_factor: float,
   global_batch: int,
   num_replicas: int,
-  mixup_confidence_threshold: float = 0.0,
-  mixup_row_targets: tf.Tensor | None = None,
 ) -> dict[str, tf.Tensor]:
   """All terms of IEG's final loss for one replica.
 
@@ -111,13 +73,9 @@ def ieg_final_loss(
     cs_loss  = consistency_factor * mean_i KL(softmax(z_i) || softmax(zs_i)).
   Targets, g, w* and eps* are constants here; the CE terms use raw logits.
 
-  The MixUp gate (`mixup_confidence_threshold` > 0): a noisy example's two
-  MixUp rows (weak and strong) enter u_loss only when its own pseudo-label
-  passes `confident_rows`, and u_loss is the mean over the kept rows, so the
-  term keeps its full factor p whenever anything is kept instead of fading
-  by the kept share (a FixMatch-style masked mean over all rows made the
-  effective factor ~0.75 instead of 5, docs/algorithm.md). With threshold 0
-  every row is kept: the reference's plain mean.
+  Every noisy MixUp row enters u_loss, as in the reference: a confidence
+  gate on the rows measured harmful under the MixUp targets on evidence
+  (docs/experiments.md, "The MixUp confidence gate").
 
   Args:
     weak_logits: float [B, C] z, weak view at theta.
@@ -136,17 +94,11 @@ def ieg_final_loss(
     consistency_factor: k (reference 20).
     global_batch: noisy examples per step over all replicas.
     num_replicas: replicas in sync.
-    mixup_confidence_threshold: see `confident_rows` (0 = reference).
-    mixup_row_targets: float [B, C] the targets the noisy rows were mixed
-      with (before mixing), which the gate decides on; None = the
-      pseudo-labels (the reference's MixUp targets).
 
   Returns:
     Dict of per-replica, UNSCALED terms 'relabel', 'reweight', 'l_loss',
     'u_loss', 'xe_loss', 'cs_loss', 'l2', 'net_loss' (their sum as above, for
-    logging), 'mixup_kept' (fraction of noisy examples the gate kept),
-    'mixup_effective_factor' (the factor u_loss's kept rows enter the loss
-    with: ce_factor when any row is kept, else 0) and 'total':
+    logging) and 'total':
     the scaled loss to differentiate; summed over replicas it is the global
     loss.
   """
@@ -164,26 +116,17 @@ def ieg_final_loss(
   kl = losses.kl_consistency(weak_logits, strong_logits)
   if mix_logits is None:
     l_ce, u_ce = tf.zeros([batch], dtype), tf.zeros([2 * batch], dtype)
-    kept = tf.zeros([batch], dtype)
   else:
     l_ce, u_ce = mixup_xe_terms(mix_logits, mix_targets, batch)
-    row_targets = g if mixup_row_targets is None else mixup_row_targets
-    kept = confident_rows(
-      tf.cast(row_targets, dtype), mixup_confidence_threshold
-    )
-  kept_rows = tf.concat([kept, kept], axis=0)
-  any_kept = tf.cast(tf.reduce_sum(kept) > 0, dtype)
   penalty = tf.cast(penalty, dtype)
 
   terms = {
     'relabel': tf.reduce_mean(relabel_ce),
     'reweight': tf.reduce_sum(w * reweight_ce),
     'l_loss': tf.reduce_mean(l_ce),
-    'u_loss': kept_mean(u_ce, kept_rows),
+    'u_loss': tf.reduce_mean(u_ce),
     'cs_loss': consistency_factor * tf.reduce_mean(kl),
     'l2': penalty,
-    'mixup_kept': tf.reduce_mean(kept),
-    'mixup_effective_factor': ce_factor * any_kept,
   }
   terms['xe_loss'] = terms['l_loss'] + ce_factor * terms['u_loss']
   terms['net_loss'] = (
@@ -193,7 +136,7 @@ def ieg_final_loss(
     + penalty
   )
   scaled_xe = losses.scale_to_global(l_ce, global_batch) + (
-    ce_factor * losses.scale_replica_mean(terms['u_loss'], num_replicas)
+    ce_factor * losses.scale_to_global(u_ce, 2 * global_batch)
   )
   terms['total'] = (
     0.5

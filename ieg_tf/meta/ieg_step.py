@@ -93,7 +93,6 @@ class IegStep(MetaStep):
       'loss/consistency',
       'loss/weight_decay',
       'loss/meta',
-      'mixup/kept_fraction',
       'mixup/effective_factor',
       'acc/meta',
       'acc/train',
@@ -235,8 +234,6 @@ class IegStep(MetaStep):
         consistency_factor=m.consistency_factor * ramp,
         global_batch=ctx.global_batch,
         num_replicas=slices,
-        mixup_confidence_threshold=m.mixup_confidence_threshold,
-        mixup_row_targets=mixup_pseudo_labels,
       )
     grads = tape.gradient(terms['total'], params)
     clean = ctx.clean_labels_known
@@ -248,8 +245,8 @@ class IegStep(MetaStep):
       'loss/consistency': terms['cs_loss'],
       'loss/weight_decay': terms['l2'],
       'loss/meta': meta.probe_loss,
-      'mixup/kept_fraction': terms['mixup_kept'],
-      'mixup/effective_factor': terms['mixup_effective_factor'],
+      # The ramped MixUp factor this step (ce_factor once the ramp is over).
+      'mixup/effective_factor': m.ce_factor * ramp,
       'acc/meta': meta.probe_accuracy,
       'acc/train': accuracy(labels, weak_logits),
     }

@@ -115,11 +115,8 @@ class MainDigitsTest(tf.test.TestCase):
           ],
           keys,
         )
-        # No MixUp gate by default: every noisy row is kept.
-        kept = [r['mixup/kept_fraction'] for r in rows if 'loss/xemin' in r]
-        self.assertEqual(kept, [1.0] * len(kept))
 
-  def test_ieg_three_views_with_the_gate(self):
+  def test_ieg_three_views(self):
     workdir = self.create_tempdir().full_path
     proc = self._run(
       f'--workdir={workdir}',
@@ -127,7 +124,6 @@ class MainDigitsTest(tf.test.TestCase):
       *_FAST,
       '--method=ieg',
       '--num_views=3',
-      '--mixup_confidence_threshold=0.8',
     )
     self.assertIn('method=ieg', proc.stdout)
     rows = summaries.read_metrics(workdir)
@@ -135,9 +131,6 @@ class MainDigitsTest(tf.test.TestCase):
     self.assertEqual([r['step'] for r in train], [10, 20])
     for r in train:
       self.assertTrue(all(abs(v) < 1e6 for v in r.values()))
-    # The gate drops the rows whose target is not confident: an untrained
-    # net's flat evidence at the first log line.
-    self.assertLess(train[0]['mixup/kept_fraction'], 1.0)
     with open(os.path.join(workdir, 'flags.cfg')) as f:
       self.assertIn('--num_views=3', f.read())
 

@@ -32,9 +32,8 @@ class RecipesE2eTest(tf.test.TestCase):
 
   def test_reference_runs_the_papers_step(self):
     rows = self._train_rows('--recipe=reference')
-    # No gate and no ramp: every noisy MixUp row at the full ce_factor 5
-    # from the first step.
-    self.assertEqual([r['mixup/kept_fraction'] for r in rows], [1.0, 1.0])
+    # No ramp: the MixUp term at the full ce_factor 5 from the first step.
+    self.assertLen(rows, 2)
     for r in rows:
       self.assertAllClose(r['mixup/effective_factor'], 5.0)
     # An explicit flag wins over the recipe: the ramp is back.

@@ -6,7 +6,6 @@ from absl.testing import parameterized
 
 from ieg_tf.meta import ieg_loss
 from ieg_tf.meta import ieg_math
-from ieg_tf.meta import mixup
 
 _B, _C = 4, 3
 
@@ -58,19 +57,6 @@ def _oracle_terms(a, eps0, ce_factor, consistency_factor):
 def _call(a, **kwargs):
   tensors = {k: tf.constant(v) for k, v in a.items()}
   return ieg_loss.ieg_final_loss(**tensors, **kwargs)
-
-
-def _gated_call(a, global_batch, threshold):
-  """The final loss on one replica at the reference factors and `threshold`."""
-  return _call(
-    a,
-    grad_eps_init=0.9,
-    ce_factor=5.0,
-    consistency_factor=20.0,
-    global_batch=global_batch,
-    num_replicas=1,
-    mixup_confidence_threshold=threshold,
-  )
 
 
 class IegLookaheadLossTest(tf.test.TestCase):
@@ -142,8 +128,8 @@ class IegFinalLossTest(tf.test.TestCase, parameterized.TestCase):
     total = (
       0.5 * (relabel.sum() / gb + reweight.sum() / r)
       + l_ce.sum() / gb
-      # u_loss is a mean over the replica's kept rows (all of them here).
-      + p * u_ce.mean() / r
+      # u_loss: a mean over the 2 * global_batch noisy MixUp rows.
+      + p * u_ce.sum() / (2 * gb)
       + k * kl.sum() / gb
       + a['penalty'] / r
     )
@@ -251,131 +237,6 @@ class IegFinalLossTest(tf.test.TestCase, parameterized.TestCase):
     one = run(slice(None), 1)
     two = run(slice(0, _B), 2) + run(slice(_B, None), 2)
     self.assertAllClose(one, two)
-
-  @parameterized.parameters((0.0, 1), (0.5, 1), (0.6, 2), (1.0, 1))
-  def test_mixup_gate_oracle(self, threshold, num_replicas):
-    a = _inputs(8)
-    p, k, eps0, gb = 5.0, 20.0, 0.9, _B * num_replicas
-    mix_logits = tf.constant(a['mix_logits'])
-    tensors = {k: tf.constant(v) for k, v in a.items() if k != 'mix_logits'}
-    with tf.GradientTape() as tape:
-      tape.watch(mix_logits)
-      terms = ieg_loss.ieg_final_loss(
-        **tensors,
-        mix_logits=mix_logits,
-        grad_eps_init=eps0,
-        ce_factor=p,
-        consistency_factor=k,
-        global_batch=gb,
-        num_replicas=num_replicas,
-        mixup_confidence_threshold=threshold,
-      )
-    relabel, reweight, l_ce, u_ce, kl = _oracle_terms(a, eps0, p, k)
-    # The gate reads each example's OWN pseudo-label, not its mixed target;
-    # both of its MixUp rows (weak, strong) follow it.
-    g_max = a['pseudo_labels'].max(-1)
-    kept = g_max >= threshold if threshold > 0 else np.ones(_B, bool)
-    if 0 < threshold < 1:
-      # The Dirichlet pseudo-labels straddle the threshold: the gate bites.
-      self.assertBetween(kept.mean(), 0.01, 0.99)
-    rows = np.concatenate([kept, kept])
-    u_mean = (u_ce * rows).sum() / max(rows.sum(), 1)
-    self.assertAllClose(terms['mixup_kept'], kept.mean())
-    self.assertAllClose(terms['u_loss'], u_mean)
-    self.assertAllClose(terms['mixup_effective_factor'], p * kept.any())
-    self.assertAllClose(terms['l_loss'], l_ce.mean())
-    total = (
-      0.5 * (relabel.sum() / gb + reweight.sum() / num_replicas)
-      + l_ce.sum() / gb
-      + p * u_mean / num_replicas
-      + k * kl.sum() / gb
-      + a['penalty'] / num_replicas
-    )
-    self.assertAllClose(terms['total'], total)
-    grads = tape.gradient(terms['total'], mix_logits)
-    self.assertTrue(np.all(np.isfinite(grads.numpy())))
-
-  def test_gate_drops_the_term_when_nothing_is_kept(self):
-    a = _inputs(9)
-    a['pseudo_labels'] = np.full((_B, _C), 1.0 / _C)
-    terms = _gated_call(a, _B, 0.8)
-    _, _, l_ce, _, _ = _oracle_terms(a, 0.9, 5.0, 20.0)
-    self.assertAllClose(terms['mixup_kept'], 0.0)
-    self.assertAllClose(terms['u_loss'], 0.0)
-    self.assertAllClose(terms['mixup_effective_factor'], 0.0)
-    self.assertAllClose(terms['xe_loss'], l_ce.mean())
-
-  def test_gate_reads_the_rows_mixup_targets_when_given(self):
-    # Flat pseudo-labels would drop every row; the rows were mixed with
-    # other targets (the evidence posterior), and the gate decides on those.
-    a = _inputs(11)
-    a['pseudo_labels'] = np.full((_B, _C), 1.0 / _C)
-    rng = np.random.default_rng(12)
-    row_targets = rng.dirichlet(np.full(_C, 0.3), _B)
-    kept = row_targets.max(-1) >= 0.6
-    self.assertBetween(kept.mean(), 0.01, 0.99)
-    terms = _call(
-      a,
-      grad_eps_init=0.9,
-      ce_factor=5.0,
-      consistency_factor=20.0,
-      global_batch=_B,
-      num_replicas=1,
-      mixup_confidence_threshold=0.6,
-      mixup_row_targets=tf.constant(row_targets),
-    )
-    _, _, _, u_ce, _ = _oracle_terms(a, 0.9, 5.0, 20.0)
-    rows = np.concatenate([kept, kept])
-    self.assertAllClose(terms['mixup_kept'], kept.mean())
-    self.assertAllClose(terms['u_loss'], (u_ce * rows).sum() / rows.sum())
-
-  def test_one_hot_pseudo_labels_keep_every_noisy_row(self):
-    # Through the real MixUp: the old gate on the MIXED target's largest
-    # entry rejects rows mixed with a partner of another class, the
-    # per-example gate keeps them all.
-    rng = np.random.default_rng(10)
-    b, c = 32, 4
-    images = [
-      tf.constant(rng.uniform(size=(b, 2, 2, 1)), tf.float32) for _ in range(3)
-    ]
-    probe_labels = tf.constant(rng.integers(0, c, b), tf.int32)
-    g = np.eye(c, dtype=np.float32)[rng.integers(0, c, b)]
-    mix_images, mix_targets = mixup.probe_noisy_mixup(
-      tf.constant([3, 4]), images[0], probe_labels, images[1], images[2], g
-    )
-    self.assertEqual(mix_images.shape[0], 3 * b)
-    mixed_max = mix_targets.numpy()[b:].max(-1)
-    self.assertLess((mixed_max >= 0.8).mean(), 0.9)
-    a = {
-      'weak_logits': rng.normal(size=(b, c)),
-      'strong_logits': rng.normal(size=(b, c)),
-      'labels': rng.integers(0, c, b).astype(np.int32),
-      'pseudo_labels': g.astype(np.float64),
-      'weights': np.full(b, 1.0 / b),
-      'eps': np.ones(b),
-      'mix_logits': rng.normal(size=(3 * b, c)),
-      'mix_targets': mix_targets.numpy().astype(np.float64),
-      'penalty': np.float64(0.0),
-    }
-    terms = _gated_call(a, b, 0.8)
-    ungated = _gated_call(a, b, 0.0)
-    self.assertAllClose(terms['mixup_kept'], 1.0)
-    self.assertAllClose(terms['u_loss'], ungated['u_loss'])
-    self.assertAllClose(terms['total'], ungated['total'])
-
-  def test_confident_rows_oracle(self):
-    g = np.array([[0.5, 0.5, 0.0], [0.8, 0.1, 0.1], [0.2, 0.2, 0.6]])
-    got = ieg_loss.confident_rows(tf.constant(g), 0.6)
-    self.assertAllEqual(got, [0.0, 1.0, 1.0])
-    self.assertAllEqual(ieg_loss.confident_rows(tf.constant(g), 0.0), [1, 1, 1])
-
-  def test_kept_mean_oracle(self):
-    v = np.array([1.0, 2.0, 4.0, 8.0])
-    m = np.array([1.0, 0.0, 1.0, 0.0])
-    self.assertAllClose(ieg_loss.kept_mean(tf.constant(v), tf.constant(m)), 2.5)
-    self.assertAllClose(
-      ieg_loss.kept_mean(tf.constant(v), tf.constant(np.zeros(4))), 0.0
-    )
 
   def test_mix_rows_must_be_three_batches(self):
     a = _inputs(7)

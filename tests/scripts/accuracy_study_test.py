@@ -103,9 +103,6 @@ class AccuracyStudyTest(tf.test.TestCase):
         {'label_vote_neighbors', 'weight_source'},
       )
       self.assertEqual(vote.ieg.label_vote_neighbors, 500)
-      self.assertEqual(
-        changed(ieg, cfg('ieg_gated')), {'mixup_confidence_threshold'}
-      )
       for cell, base in (('l2r_confidence', 'l2r'), ('ieg_confidence', 'ieg')):
         self.assertEqual(changed(cfg(base), cfg(cell)), {'weight_source'})
       self.assertEqual(changed(sup, cfg('gce')), {'method'})
