@@ -222,7 +222,9 @@ def ieg_meta_step(
       `label_evidence.evidence_keep` keeps the label), 'reference' (eps* =
       [dL_meta/deps < 0]).
     prior: optional float [B, C] per-example prior mixed into the
-      pseudo-label (`--label_vote_neighbors`); None = the paper.
+      pseudo-label and combined with the evidence of the posteriors
+      (`--label_vote_neighbors`, `label_evidence.with_prior`); None = the
+      paper.
     prior_mix: its share (IEG uses 0.5, `ieg_step.py`).
     probe_holdout: optional bool [P], the probe rows MixUp does not train
       on: the evidence reads the network's accuracy a on these rows only
@@ -270,6 +272,11 @@ def ieg_meta_step(
     vote_probs=prior,
   )
   evidence = label_evidence.view_evidence(result.aux['view_logits'])
+  if prior is not None:
+    # The posteriors and MixUp's targets see the vote too: at heavy noise
+    # the encoder's neighbors know more than a network still learning from
+    # the noisy labels.
+    evidence = label_evidence.with_prior(evidence, prior)
   # Agreement on the weak view alone, the view the probe accuracy is
   # measured on: strong views are harder, and their errors would read as
   # label noise.

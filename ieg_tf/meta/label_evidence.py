@@ -24,6 +24,13 @@ keeps IEG's proposal but lets it through only where the evidence agrees:
                              + (1 - rho)(1 - e_i(y_i)) / (C - 1)).
                        A label may go only where r_i < 1/2: more likely wrong
                        than right.
+  evidence e_i         the network's mean softmax over the views; with IEG's
+                       neighbor-vote prior (`--label_vote_neighbors`), the
+                       same mixture times the prior, renormalized
+                       (`with_prior`), so the posteriors and the MixUp
+                       targets see the vote too. The agreement
+                       m stays on the network alone: it is compared with the
+                       network's probe accuracy a.
 
 Both ways the estimate errs are conservative. A network that has fitted its
 training labels agrees with them more than its probe accuracy allows, so rho
@@ -59,6 +66,31 @@ def view_evidence(view_logits) -> tf.Tensor:
     for v in view_logits
   ]
   return tf.add_n(probs) / float(len(probs))
+
+
+def with_prior(evidence: tf.Tensor, prior: tf.Tensor) -> tf.Tensor:
+  """e * prior, renormalized: the network's evidence and the vote's, combined.
+
+  Bayes' rule for two sources taken as independent over a uniform class
+  prior: the more confident one leads. The vote is calibrated on the probe
+  (docs/contrastive.md, "Neighbor votes"), so where the network is still
+  unsure (CIFAR-10 at heavy noise) the vote decides, and where the network
+  is sure (the digits demo) it does. The vote already holds the given label
+  as evidence, so the posteriors built on the product count the label once
+  more: a lean towards keeping labels, never towards replacing them.
+
+  Args:
+    evidence: float [B, C] distributions e (`view_evidence`).
+    prior: float [B, C] neighbor-vote prior, rows summing to 1.
+
+  Returns:
+    float32 [B, C] distributions, gradient stopped; a row whose product has
+    no mass keeps the network's evidence.
+  """
+  e = tf.stop_gradient(tf.cast(evidence, tf.float32))
+  joint = e * tf.stop_gradient(tf.cast(prior, tf.float32))
+  total = tf.reduce_sum(joint, axis=-1, keepdims=True)
+  return tf.where(total > _TINY, joint / tf.maximum(total, _TINY), e)
 
 
 def label_agreement(evidence: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:

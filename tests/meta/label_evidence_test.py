@@ -41,6 +41,23 @@ class LabelEvidenceTest(tf.test.TestCase, parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, 'at least one'):
       le.view_evidence([])
 
+  def test_with_prior_oracle(self):
+    rng = np.random.default_rng(3)
+    e = rng.dirichlet(np.ones(4), 5).astype(np.float32)
+    prior = rng.dirichlet(np.ones(4), 5).astype(np.float32)
+    got = le.with_prior(tf.constant(e), tf.constant(prior)).numpy()
+    want = e * prior / (e * prior).sum(-1, keepdims=True)
+    self.assertAllClose(got, want, atol=1e-6)
+    # A uniform prior changes nothing; disjoint supports keep the network's.
+    uniform = np.full((5, 4), 0.25, np.float32)
+    self.assertAllClose(
+      le.with_prior(tf.constant(e), tf.constant(uniform)), e, atol=1e-6
+    )
+    disjoint = le.with_prior(
+      tf.constant([[1.0, 0.0]]), tf.constant([[0.0, 1.0]])
+    ).numpy()
+    self.assertAllClose(disjoint, [[1.0, 0.0]])
+
   def test_label_agreement_oracle(self):
     e = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.2, 0.5, 0.3]])
     got = le.label_agreement(tf.constant(e), tf.constant([0, 1, 1]))

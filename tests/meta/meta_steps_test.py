@@ -301,6 +301,19 @@ class MetaStepsTest(tf.test.TestCase, parameterized.TestCase):
     # Reference: towards the sharpened pseudo-labels, not the posterior.
     self.assertNotAllClose(pseudo, q)
     self.assertAllClose(pseudo.sum(-1), np.ones(_B), atol=1e-5)
+    # With the neighbor-vote prior the evidence is the network's times the
+    # vote's, renormalized; rho still comes from the network alone.
+    prior = np.random.default_rng(5).dirichlet(np.ones(_C), _B)
+    batch['train']['label_prior'] = tf.constant(prior, tf.float32)
+    voted, voted_targets = out(relabel_rule='evidence', label_vote_neighbors=5)
+    rho = 1.0 - float(voted['evidence/noise_rate'])
+    mixed = e * prior / (e * prior).sum(-1, keepdims=True)
+    q = mixed * (onehot * rho + (1 - onehot) * (1 - rho) / (_C - 1))
+    q /= q.sum(-1, keepdims=True)
+    self.assertAllClose(voted_targets, q, atol=1e-5)
+    self.assertAllClose(
+      voted['evidence/noise_rate'], evidence['evidence/noise_rate']
+    )
 
   @parameterized.parameters(_M.IEG, _M.L2R)
   def test_weight_rule_and_source_reach_the_weights(self, method):
