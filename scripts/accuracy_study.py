@@ -348,26 +348,34 @@ def main(argv=None):
         table[(setting, method)] = table[(settings[0], method)]
         continue
       table[(setting, method)] = run_cell(method, setting, dataset, args)
-  # Cells finished by earlier invocations (other --methods) stay in the
-  # outputs, so running the study cell by cell still gives the whole table.
+  # Cells finished by earlier invocations (other --methods or --settings)
+  # stay in the outputs, so running the study cell by cell still gives the
+  # whole table.
+  earlier = earlier_settings(settings, args)
   shown = [
-    m for m in METHODS if m in methods or earlier_cell(m, settings, args)
+    m
+    for m in METHODS
+    if m in methods or earlier_cell(m, settings + earlier, args)
   ]
+  asked, settings = settings, settings + earlier
+
+  def source(setting, method):
+    """The setting dir a cell's run lives in (noise-free cells: the first)."""
+    return asked[0] if method in NOISE_FREE and setting in asked else setting
+
   for setting in settings:
     for method in shown:
       if (setting, method) not in table:
-        source = settings[0] if method in NOISE_FREE else setting
         table[(setting, method)] = eval_rows(
-          os.path.join(args.out, source, method)
+          os.path.join(args.out, source(setting, method), method)
         )
   write_csv(os.path.join(args.out, 'study.csv'), table)
   write_plot(os.path.join(args.out, 'study.png'), table, settings)
   print(markdown(table, settings, shown, args.train_steps))
   cells = []
   for (setting, method), rows in table.items():
-    source = settings[0] if method in NOISE_FREE else setting
     row = study_cells.cell_row(
-      os.path.join(args.out, source, method),
+      os.path.join(args.out, source(setting, method), method),
       setting,
       method,
       args.seed,
@@ -379,6 +387,18 @@ def main(argv=None):
   study_cells.write_cells(os.path.join(args.out, 'cells.csv'), cells)
   print(study_cells.cells_markdown(cells))
   print(f'study: {(time.time() - start) / 60:.1f} min in this invocation')
+
+
+def earlier_settings(settings, args) -> list[str]:
+  """Settings of <out> not in `settings` that hold a finished cell, sorted."""
+  if not os.path.isdir(args.out):
+    return []
+  return sorted(
+    name
+    for name in os.listdir(args.out)
+    if name not in settings
+    and any(eval_rows(os.path.join(args.out, name, m)) for m in METHODS)
+  )
 
 
 def earlier_cell(method: str, settings, args) -> bool:

@@ -251,6 +251,35 @@ class AccuracyStudyTest(tf.test.TestCase):
     with open(os.path.join(out, 'uniform_0.8', 'clean', 'flags.cfg')) as f:
       self.assertIn('--precise_bn_batches=2', f.read())
 
+  def test_results_keep_the_cells_of_earlier_settings(self):
+    study = _load_script()
+    out = self.create_tempdir().full_path
+    # Finished cells of two settings, and a stage dir with no eval line.
+    for setting, top1 in (('uniform_0.8', 0.5), ('asymmetric_0.4', 0.6)):
+      workdir = os.path.join(out, setting, 'supervised')
+      os.makedirs(workdir)
+      with open(os.path.join(workdir, 'metrics.jsonl'), 'w') as f:
+        f.write(json.dumps({'step': 4, 'eval/top1': top1}) + '\n')
+    os.makedirs(os.path.join(out, 'pretrain'))
+    # Only the second setting asked for: the first stays in the results.
+    _run_study(
+      study,
+      '--data=digits',
+      f'--out={out}',
+      '--settings=asymmetric_0.4',
+      '--methods=supervised',
+      '--train_steps=4',
+    )
+    with open(os.path.join(out, 'cells.csv')) as f:
+      rows = [line.split(',')[:5] for line in f.read().splitlines()[1:]]
+    self.assertEqual(
+      rows,
+      [
+        ['asymmetric_0.4', 'supervised', '1', '4', '0.6'],
+        ['uniform_0.8', 'supervised', '1', '4', '0.5'],
+      ],
+    )
+
   def test_pretrain_summary_merges_the_stage_rows(self):
     study = _load_script()
     workdir = self.create_tempdir().full_path
