@@ -57,7 +57,6 @@ Usage:
 
 import argparse
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -189,14 +188,10 @@ def pretrain_flags(setting: str, args) -> list[str]:
 
 def pretrain_summary(workdir: str) -> dict:
   """The stage's last `pretrain/` metrics merged (step = its last step)."""
-  path = os.path.join(workdir, 'metrics.jsonl')
   summary = {}
-  if os.path.exists(path):
-    with open(path) as f:
-      for line in f:
-        row = json.loads(line)
-        if any(k.startswith('pretrain/') for k in row):
-          summary.update(row)
+  for row in study_cells.metric_lines(workdir):
+    if any(k.startswith('pretrain/') for k in row):
+      summary.update(row)
   return summary
 
 
@@ -264,18 +259,7 @@ def run_main(dataset: list[str], workdir: str, flags, out: str, name: str):
     raise SystemExit(f'{name} failed; see {log_path}')
 
 
-def eval_rows(workdir: str) -> list[dict]:
-  """The eval lines of a run's metrics.jsonl (step, top-1)."""
-  path = os.path.join(workdir, 'metrics.jsonl')
-  rows = []
-  if not os.path.exists(path):
-    return rows
-  with open(path) as f:
-    for line in f:
-      row = json.loads(line)
-      if 'eval/top1' in row and row.get('mode') != 'eval':
-        rows.append(row)
-  return rows
+eval_rows = study_cells.eval_rows
 
 
 def run_cell(method: str, setting: str, dataset: list[str], args) -> list[dict]:

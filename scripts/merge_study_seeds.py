@@ -22,7 +22,6 @@ would otherwise be silent.
 
 import argparse
 import csv
-import json
 import os
 import statistics
 import sys
@@ -60,15 +59,8 @@ def read_cells(out: str) -> list[dict]:
 
 def read_curve(out: str, setting: str, method: str) -> list[tuple[int, float]]:
   """(step, eval top-1) of a cell's training-time evals, in step order."""
-  path = os.path.join(out, setting, method, 'metrics.jsonl')
-  points = []
-  if os.path.exists(path):
-    with open(path) as f:
-      for line in f:
-        row = json.loads(line)
-        if 'eval/top1' in row and row.get('mode') != 'eval':
-          points.append((int(row['step']), float(row['eval/top1'])))
-  return sorted(points)
+  rows = study_cells.eval_rows(os.path.join(out, setting, method))
+  return sorted((int(r['step']), float(r['eval/top1'])) for r in rows)
 
 
 def merge(outs: list[str]):

@@ -49,17 +49,34 @@ def wall_clock_seconds(workdir: str) -> float:
     return float(json.load(f)['seconds'])
 
 
+def metric_lines(workdir: str) -> list[dict]:
+  """Every line of the run's metrics.jsonl, parsed; [] before the first."""
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f]
+
+
 def train_rows(workdir: str) -> list[dict]:
   """The training lines of metrics.jsonl (those with a 'loss/' key)."""
-  path = os.path.join(workdir, 'metrics.jsonl')
-  rows = []
-  if os.path.exists(path):
-    with open(path) as f:
-      for line in f:
-        row = json.loads(line)
-        if any(k.startswith('loss/') for k in row):
-          rows.append(row)
-  return rows
+  return [
+    row
+    for row in metric_lines(workdir)
+    if any(k.startswith('loss/') for k in row)
+  ]
+
+
+def eval_rows(workdir: str) -> list[dict]:
+  """The training-time eval lines of metrics.jsonl (step, top-1).
+
+  A standalone `--mode=eval` line is not part of the run's curve.
+  """
+  return [
+    row
+    for row in metric_lines(workdir)
+    if 'eval/top1' in row and row.get('mode') != 'eval'
+  ]
 
 
 def diagnostics(rows: list[dict], train_steps: int) -> dict:

@@ -25,12 +25,11 @@ keeps IEG's proposal but lets it through only where the evidence agrees:
                        A label may go only where r_i < 1/2: more likely wrong
                        than right.
   evidence e_i         the network's mean softmax over the views; with IEG's
-                       neighbor-vote prior (`--label_vote_neighbors`), the
-                       same mixture times the prior, renormalized
-                       (`with_prior`), so the posteriors and the MixUp
-                       targets see the vote too. The agreement
-                       m stays on the network alone: it is compared with the
-                       network's probe accuracy a.
+                       neighbor-vote prior (`--label_vote_neighbors`), that
+                       times the prior, renormalized (`with_prior`), so the
+                       posteriors and the MixUp targets see the vote too.
+                       The agreement m stays on the network alone: it is
+                       compared with the network's probe accuracy a.
 
 Both ways the estimate errs are conservative. A network that has fitted its
 training labels agrees with them more than its probe accuracy allows, so rho
